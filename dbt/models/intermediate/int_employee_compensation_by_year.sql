@@ -1,0 +1,64 @@
+{#
+  Start population of year Y with its starting salary and plan state.
+  Y0: the census's active rows (age and tenure as of Dec 31 of Y0-1).
+  Y > Y0: exactly the active rows of the year Y-1 snapshot, read as a source (no DAG cycle), with age and
+  tenure + 1 and salary = last year's full-year-equivalent pay.
+  Both relations are resolved outside the branch so dbt records both dependencies at parse time.
+#}
+{% set census = ref('stg_census_data') %}
+{% set previous_snapshot = source('simulation_state', 'fct_workforce_snapshot') %}
+
+with start_population as (
+{% if sim_year() | int == start_year() | int %}
+    select
+        employee_id,
+        employee_ssn,
+        employee_birth_date,
+        employee_hire_date,
+        level_id,
+        current_age,
+        current_tenure,
+        employee_gross_compensation as starting_compensation,
+        employee_deferral_rate as deferral_rate,
+        employee_deferral_rate > 0 as is_enrolled,
+        case when employee_deferral_rate > 0 then coalesce(eligibility_entry_date, employee_hire_date) end as enrollment_date,
+        false as opted_out_flag
+    from {{ census }}
+    where is_start_population
+{% else %}
+    select
+        employee_id,
+        employee_ssn,
+        employee_birth_date,
+        employee_hire_date,
+        level_id,
+        current_age + 1 as current_age,
+        current_tenure + 1 as current_tenure,
+        full_year_equivalent_compensation as starting_compensation,
+        current_deferral_rate as deferral_rate,
+        is_enrolled_flag as is_enrolled,
+        enrollment_date,
+        opted_out_flag
+    from {{ previous_snapshot }}
+    where simulation_year = {{ sim_year() }} - 1
+      and employment_status = 'active'
+{% endif %}
+)
+
+select
+    employee_id,
+    employee_ssn,
+    employee_birth_date,
+    employee_hire_date,
+    {{ sim_year() }} as simulation_year,
+    level_id,
+    current_age,
+    current_tenure,
+    {{ age_band('current_age') }} as age_band,
+    {{ tenure_band('current_tenure') }} as tenure_band,
+    {{ money('starting_compensation') }} as starting_compensation,
+    {{ rate('deferral_rate') }} as deferral_rate,
+    is_enrolled,
+    enrollment_date,
+    opted_out_flag
+from start_population

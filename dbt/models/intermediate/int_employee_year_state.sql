@@ -1,0 +1,125 @@
+{#
+  One row per person employed at any time in year Y: start population plus hires, with the events of Y applied.
+  Pay: each salary period (start salary or hire pay, then promotion, then raise) times the days it applied inside
+  the employment interval, divided by the days in the year; summed in integer cents and rounded half up.
+#}
+with events as (
+    select * from {{ ref('fct_yearly_events') }} where simulation_year = {{ sim_year() }}
+),
+
+hires as (
+    select employee_id, employee_ssn, employee_birth_date, effective_date as employee_hire_date, level_id,
+           employee_age as current_age, employee_tenure as current_tenure, compensation_amount as starting_compensation
+    from {{ ref('int_hiring_events') }}
+),
+
+people as (
+    select
+        employee_id, employee_ssn, employee_birth_date, employee_hire_date, level_id, current_age, current_tenure,
+        starting_compensation, deferral_rate as starting_deferral_rate, enrollment_date, opted_out_flag,
+        false as is_new_hire
+    from {{ ref('int_employee_compensation_by_year') }}
+    union all
+    select
+        employee_id, employee_ssn, employee_birth_date, employee_hire_date, level_id, current_age, current_tenure,
+        starting_compensation, CAST(0 AS DECIMAL(7, 4)), CAST(NULL AS DATE), false, true
+    from hires
+),
+
+terminations as (
+    select employee_id, effective_date as termination_date from events where event_type = 'termination'
+),
+
+employment as (
+    select
+        p.*,
+        t.termination_date,
+        greatest(p.employee_hire_date, {{ year_start() }}) as employed_from,
+        coalesce(t.termination_date, {{ year_end() }}) as employed_to
+    from people p
+    left join terminations t using (employee_id)
+),
+
+salary_periods as (
+    select employee_id, {{ year_start() }} as period_start, starting_compensation as salary, 0 as period_order
+    from people where not is_new_hire
+    union all
+    select employee_id, effective_date, compensation_amount,
+           CASE event_type WHEN 'hire' THEN 0 WHEN 'promotion' THEN 1 ELSE 2 END
+    from events where event_type in ('hire', 'promotion', 'raise')
+),
+
+bounded_periods as (
+    select
+        s.employee_id,
+        s.salary,
+        s.period_start,
+        coalesce(lead(s.period_start) over (partition by s.employee_id order by s.period_start, s.period_order) - 1,
+                 e.employed_to) as period_end,
+        row_number() over (partition by s.employee_id order by s.period_start desc, s.period_order desc) as recency
+    from salary_periods s
+    join employment e using (employee_id)
+),
+
+pay as (
+    select
+        b.employee_id,
+        -- cents x days, integer; half-up division by the days in the year
+        CAST((2 * sum(CAST(b.salary * 100 AS HUGEINT)
+                      * greatest(0, least(b.period_end, e.employed_to) - greatest(b.period_start, e.employed_from) + 1))
+              + {{ days_in_year() }}) // (2 * {{ days_in_year() }}) AS DECIMAL(18, 0)) / 100 as prorated_annual_compensation,
+        max(b.salary) filter (where b.recency = 1) as current_compensation,
+        max(b.salary) as highest_compensation
+    from bounded_periods b
+    join employment e using (employee_id)
+    group by b.employee_id
+),
+
+deferral_changes as (
+    select
+        employee_id,
+        employee_deferral_rate,
+        event_type,
+        effective_date,
+        row_number() over (partition by employee_id order by event_sequence desc) as recency
+    from events where event_type in ('enrollment', 'enrollment_change', 'deferral_escalation')
+),
+
+plan_state as (
+    select
+        employee_id,
+        max(employee_deferral_rate) filter (where recency = 1) as final_deferral_rate,
+        min(effective_date) filter (where event_type = 'enrollment') as new_enrollment_date,
+        bool_or(event_type = 'enrollment_change') as opted_out_this_year
+    from deferral_changes
+    group by employee_id
+),
+
+promotions as (
+    select employee_id, level_id as promoted_level_id from events where event_type = 'promotion'
+)
+
+select
+    e.employee_id,
+    e.employee_ssn,
+    e.employee_birth_date,
+    e.employee_hire_date,
+    {{ sim_year() }} as simulation_year,
+    coalesce(pr.promoted_level_id, e.level_id) as level_id,
+    e.current_age,
+    e.current_tenure,
+    e.is_new_hire,
+    e.termination_date,
+    e.employed_from,
+    e.employed_to,
+    e.employed_to - e.employed_from + 1 as days_employed,
+    p.current_compensation,
+    p.highest_compensation,
+    CAST(p.prorated_annual_compensation AS DECIMAL(14, 2)) as prorated_annual_compensation,
+    CAST(coalesce(ps.final_deferral_rate, e.starting_deferral_rate) AS DECIMAL(7, 4)) as current_deferral_rate,
+    coalesce(e.enrollment_date, ps.new_enrollment_date) as enrollment_date,
+    e.opted_out_flag or coalesce(ps.opted_out_this_year, false) as opted_out_flag
+from employment e
+join pay p using (employee_id)
+left join plan_state ps using (employee_id)
+left join promotions pr using (employee_id)

@@ -1,0 +1,520 @@
+"""Simulation configuration: one declarative schema, one validator, one frozen result.
+
+Every setting is a row of `SCHEMA` (key, type, default, range, meaning). That table is the only place a key,
+default or range is written down: the defaults, the validation, the documentation (`schema_markdown`,
+`render_yaml`) and the dbt `--vars` names (`Setting.dbt_var`) are all derived from it, so they cannot drift.
+
+Validation never stops at the first problem: a user fixing a config file wants the whole list at once, so every
+problem is collected (unknown keys, wrong types, out-of-range values, cross-key rules) and raised as one
+`ConfigError`. Values are never coerced silently: a YAML boolean is not a number, a string is not a number.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import difflib
+import hashlib
+import json
+import math
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+import yaml
+
+from . import paths
+from .errors import ConfigError
+
+__all__ = [
+    "CROSS_RULES",
+    "SCHEMA",
+    "SCHEMA_BY_KEY",
+    "SECTIONS",
+    "Setting",
+    "SimulationConfig",
+    "from_mapping",
+    "load_config",
+    "render_yaml",
+    "schema_markdown",
+]
+
+INT, NUMBER, BOOL, DATE, CHOICE = "int", "number", "bool", "date", "choice"
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One configuration key. `lo_open`/`hi_open` make a bound exclusive (e.g. an increment must be > 0)."""
+
+    key: str
+    kind: str
+    default: Any
+    doc: str
+    lo: Any = None
+    hi: Any = None
+    lo_open: bool = False
+    hi_open: bool = False
+    choices: tuple[str, ...] = ()
+
+    @property
+    def dbt_var(self) -> str:
+        """dbt var names cannot contain dots, so '.' becomes '__' (a pure rename, reversible)."""
+        return self.key.replace(".", "__")
+
+    @property
+    def allowed(self) -> str:
+        """The accepted values in words; used verbatim in error messages and in the docs."""
+        if self.kind == BOOL:
+            return "true or false"
+        if self.kind == CHOICE:
+            return "one of " + ", ".join(repr(c) for c in self.choices)
+        noun = {INT: "an integer", NUMBER: "a number", DATE: "a date YYYY-MM-DD"}[self.kind]
+        lo, hi = _fmt(self.lo), _fmt(self.hi)
+        if self.lo_open or self.hi_open:
+            return f"{noun} {'>' if self.lo_open else '>='} {lo} and {'<' if self.hi_open else '<='} {hi}"
+        return f"{noun} in {lo}..{hi}"
+
+    def check(self, raw: Any) -> tuple[Any, str | None]:
+        """Return (normalised value, None) or (None, problem text without the key)."""
+        value: Any = None
+        if self.kind == BOOL:
+            value = raw if isinstance(raw, bool) else None
+        elif self.kind == INT:
+            value = raw if isinstance(raw, int) and not isinstance(raw, bool) else None
+        elif self.kind == NUMBER:
+            if isinstance(raw, (int, float)) and not isinstance(raw, bool):
+                value = float(raw) + 0.0  # ints accepted; + 0.0 turns -0.0 into 0.0 so digests agree
+        elif self.kind == DATE:
+            value = _as_date(raw)
+        elif self.kind == CHOICE:
+            value = raw if isinstance(raw, str) and raw in self.choices else None
+        if value is None or not self._in_range(value):
+            return None, f"expected {self.allowed}, got {_describe(raw)}"
+        return value, None
+
+    def _in_range(self, value: Any) -> bool:
+        if self.lo is None or self.kind in (BOOL, CHOICE):
+            return True
+        if isinstance(value, float) and not math.isfinite(value):
+            return False
+        above = value > self.lo if self.lo_open else value >= self.lo
+        below = value < self.hi if self.hi_open else value <= self.hi
+        return above and below
+
+
+def _rate(key: str, default: float, doc: str, hi: float = 1) -> Setting:
+    return Setting(key, NUMBER, default, doc, 0, hi)
+
+
+_YEARS = dict(lo=1900, hi=2200)
+
+SCHEMA: tuple[Setting, ...] = (
+    Setting("simulation.start_year", INT, 2025, "first simulated year; the census is as of Dec 31 of the year before", **_YEARS),
+    Setting("simulation.end_year", INT, 2029, "last simulated year (inclusive); must be >= start_year", **_YEARS),
+    Setting("simulation.random_seed", INT, 42, "seed of every random draw; same seed = identical results", 0, 2**31 - 1),
+    Setting("simulation.target_growth_rate", NUMBER, 0.03, "net headcount growth per year, share of start headcount", -0.5, 1),
+    _rate("workforce.total_termination_rate", 0.12, "experienced leavers per year, share of start headcount"),
+    Setting("workforce.new_hire_termination_rate", NUMBER, 0.25,
+            "share of the year's hires who leave within the year (< 1: hires = needs / (1 - rate))", 0, 1, hi_open=True),
+    _rate("compensation.merit_budget", 0.025, "July merit raise, share of pay", hi=0.5),
+    _rate("compensation.cola_rate", 0.005, "July cost-of-living raise, share of pay (added to merit)", hi=0.5),
+    _rate("promotion.base_rate", 0.10, "base yearly promotion probability before age/tenure/level factors"),
+    _rate("promotion.level_dampener", 0.15, "probability reduction per level above 1: x max(0, 1 - d x (level - 1))"),
+    _rate("promotion.raise_min", 0.15, "smallest promotion pay increase, share of pay; <= raise_max"),
+    _rate("promotion.raise_max", 0.25, "largest promotion pay increase, share of pay; >= raise_min"),
+    Setting("new_hire.salary_adjustment", NUMBER, 1.15, "new-hire pay as a multiple of the level's average pay", 0.5, 3),
+    Setting("enrollment.auto_enrollment.enabled", BOOL, True, "auto-enroll eligible people at the default deferral rate"),
+    Setting("enrollment.auto_enrollment.scope", CHOICE, "new_hires_only",
+            "who is auto-enrolled: this year's hires only, or every active non-enrolled person",
+            choices=("new_hires_only", "all_eligible_employees")),
+    Setting("enrollment.auto_enrollment.hire_date_cutoff", DATE, dt.date(2020, 1, 1),
+            "only people hired on or after this date are auto-enrolled", dt.date(1900, 1, 1), dt.date(2200, 12, 31)),
+    _rate("enrollment.auto_enrollment.default_deferral_rate", 0.06, "deferral rate set by auto-enrollment, share of pay"),
+    _rate("enrollment.opt_out_rates.by_age.young", 0.10, "opt-out probability after auto-enrollment, age < 30"),
+    _rate("enrollment.opt_out_rates.by_age.mid_career", 0.07, "opt-out probability, age 30-44"),
+    _rate("enrollment.opt_out_rates.by_age.mature", 0.05, "opt-out probability, age 45-59"),
+    _rate("enrollment.opt_out_rates.by_age.senior", 0.03, "opt-out probability, age 60+"),
+    _rate("enrollment.opt_out_rates.by_income.low", 1.2, "opt-out multiplier, pay < 50k", hi=5),
+    _rate("enrollment.opt_out_rates.by_income.moderate", 1.0, "opt-out multiplier, pay 50k-100k", hi=5),
+    _rate("enrollment.opt_out_rates.by_income.high", 0.7, "opt-out multiplier, pay 100k-200k", hi=5),
+    _rate("enrollment.opt_out_rates.by_income.executive", 0.5, "opt-out multiplier, pay >= 200k", hi=5),
+    Setting("deferral_auto_escalation.enabled", BOOL, True, "raise enrolled people's deferral rate every Jan 1"),
+    Setting("deferral_auto_escalation.increment", NUMBER, 0.01, "yearly deferral increase, share of pay", 0, 1, lo_open=True),
+    _rate("deferral_auto_escalation.cap", 0.10, "escalation never takes a deferral rate above this"),
+    _rate("employer_match.rate", 0.50, "employer match per dollar deferred (0.5 = 50 cents)"),
+    _rate("employer_match.max_match_percentage", 0.06, "deferrals matched up to this share of pay"),
+    Setting("employer_core_contribution.enabled", BOOL, True, "pay a non-elective core contribution"),
+    _rate("employer_core_contribution.rate", 0.02, "core contribution, share of prorated pay"),
+    Setting("employer_core_contribution.minimum_hours", INT, 1000,
+            "hours worked in the year needed for match and core (2080 x days employed / days in year)", 0, 2080),
+)
+
+SCHEMA_BY_KEY: Mapping[str, Setting] = MappingProxyType({s.key: s for s in SCHEMA})
+#: Every dotted section prefix ("enrollment", "enrollment.opt_out_rates", ...): where a mapping is expected.
+SECTIONS: frozenset[str] = frozenset(
+    ".".join(s.key.split(".")[:i]) for s in SCHEMA for i in range(1, s.key.count(".") + 1)
+)
+#: Rules between keys, as (smaller, larger): values[smaller] <= values[larger].
+CROSS_RULES: tuple[tuple[str, str], ...] = (
+    ("simulation.start_year", "simulation.end_year"),
+    ("promotion.raise_min", "promotion.raise_max"),
+)
+_DATE_RE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+@dataclass(frozen=True)
+class SimulationConfig:
+    """A complete, validated configuration. Built only through validation (even when constructed directly),
+    so holding one means every value is known good. `values` maps each dotted key, in schema order, to its
+    Python value (dates as `datetime.date`); missing keys given to the constructor take the schema default."""
+
+    values: Mapping[str, Any] = field(default_factory=dict)
+    source: str = field(default="<defaults>", compare=False)
+
+    def __post_init__(self) -> None:
+        problems: list[str] = []
+        flat = _known_dotted(self.values, problems, tag="")
+        values = _apply(_DEFAULTS, [("", flat)], problems)
+        if problems:
+            raise ConfigError(problems, self.source)
+        object.__setattr__(self, "values", MappingProxyType(values))
+
+    def __hash__(self) -> int:
+        return hash(self.digest())
+
+    def get(self, dotted: str) -> Any:
+        """Value of one dotted key; an unknown key is a KeyError with a suggestion (never a silent None)."""
+        if dotted not in self.values:
+            raise KeyError(_unknown_key_problem(dotted))
+        return self.values[dotted]
+
+    @property
+    def start_year(self) -> int:
+        return self.values["simulation.start_year"]
+
+    @property
+    def end_year(self) -> int:
+        return self.values["simulation.end_year"]
+
+    @property
+    def seed(self) -> int:
+        return self.values["simulation.random_seed"]
+
+    @property
+    def years(self) -> range:
+        """The simulated years, in order (end year included)."""
+        return range(self.start_year, self.end_year + 1)
+
+    def with_overrides(self, overrides: Mapping[str, Any]) -> SimulationConfig:
+        """A new config with dotted-key overrides applied, validated exactly like file values."""
+        problems: list[str] = []
+        flat = _known_dotted(overrides, problems, tag=" (override)")
+        values = _apply(self.values, [(" (override)", flat)], problems)
+        if problems:
+            raise ConfigError(problems, self.source)
+        return SimulationConfig(values, self.source)
+
+    def dbt_vars(self) -> dict[str, Any]:
+        """Flat JSON-able dict for `dbt --vars`: names are `Setting.dbt_var`, dates 'YYYY-MM-DD' strings."""
+        return {SCHEMA_BY_KEY[k].dbt_var: _jsonable(v) for k, v in self.values.items()}
+
+    def digest(self) -> str:
+        """sha256 of the canonical JSON of the values: identifies a configuration across runs and key order."""
+        canonical = json.dumps(
+            {k: _jsonable(v) for k, v in self.values.items()}, sort_keys=True, separators=(",", ":"), allow_nan=False
+        )
+        return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+    def to_dict(self) -> dict[str, Any]:
+        """Nested dict shaped like the YAML file (dates stay `datetime.date`)."""
+        nested: dict[str, Any] = {}
+        for key, value in self.values.items():
+            *parents, leaf = key.split(".")
+            node = nested
+            for part in parents:
+                node = node.setdefault(part, {})
+            node[leaf] = value
+        return nested
+
+
+def load_config(path: Path | str | None = None, overrides: Mapping[str, Any] | None = None) -> SimulationConfig:
+    """Read, validate and return the configuration; `path=None` reads `paths.DEFAULT_CONFIG`.
+
+    Keys missing from the file take the schema default (an empty file is all defaults). `overrides` uses dotted
+    keys and is validated like file values. Raises ConfigError listing every problem found, file and overrides.
+    """
+    path = Path(paths.DEFAULT_CONFIG if path is None else path)
+    source = str(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(["file not found; pass the path of an existing config file"], source) from None
+    except IsADirectoryError:
+        raise ConfigError(["is a directory, not a config file"], source) from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError([f"not UTF-8 text ({exc.reason} at byte {exc.start})"], source) from None
+    except OSError as exc:
+        raise ConfigError([f"cannot read the file: {exc.strerror or exc}"], source) from None
+    raw, duplicates = _parse_yaml(text, source)
+    return _build(raw, overrides, source, duplicates)
+
+
+def from_mapping(
+    data: Mapping[str, Any] | None, overrides: Mapping[str, Any] | None = None, source: str = "<mapping>"
+) -> SimulationConfig:
+    """Validate an already-parsed nested mapping (the YAML file's shape); `load_config` without the file."""
+    return _build(data, overrides, source, [])
+
+
+def _build(data: Any, overrides: Mapping[str, Any] | None, source: str, problems: list[str]) -> SimulationConfig:
+    file_values = _known_nested(data, problems)
+    override_values = _known_dotted(overrides or {}, problems, tag=" (override)")
+    values = _apply(_DEFAULTS, [("", file_values), (" (override)", override_values)], problems)
+    if problems:
+        raise ConfigError(problems, source)
+    return SimulationConfig(values, source)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Validation internals: structure first (unknown keys, sections), then each value, then the cross-key rules.
+
+
+def _known_nested(data: Any, problems: list[str]) -> dict[str, Any]:
+    """Flatten the file's nested mapping to {dotted key: raw value}, reporting structural problems."""
+    out: dict[str, Any] = {}
+    if data is None:
+        return out
+    if not isinstance(data, Mapping):
+        problems.append(f"(top level): expected a mapping of sections ({_children('')}), got {_describe(data)}")
+        return out
+
+    def walk(node: Mapping[Any, Any], prefix: str) -> None:
+        for name, value in node.items():
+            if not isinstance(name, str):
+                problems.append(_unknown_key_problem(_join(prefix, repr(name))))
+                continue
+            dotted = _join(prefix, name)
+            if "." in name:
+                problems.append(f"{dotted}: keys must not contain '.'; write it as nested sections")
+            elif dotted in SCHEMA_BY_KEY:
+                out[dotted] = value
+            elif dotted in SECTIONS:
+                if isinstance(value, Mapping):
+                    walk(value, dotted)
+                elif value is not None:  # an empty section (all keys commented out) means all defaults
+                    problems.append(f"{dotted}: expected a section with keys {_children(dotted)}, got {_describe(value)}")
+            else:
+                problems.append(_unknown_key_problem(dotted))
+
+    walk(data, "")
+    return out
+
+
+def _known_dotted(data: Mapping[Any, Any], problems: list[str], tag: str) -> dict[str, Any]:
+    """Keep the known dotted keys of a flat mapping (overrides, constructor input); report the others."""
+    if not isinstance(data, Mapping):
+        problems.append(f"(overrides){tag}: expected a mapping of dotted keys to values, got {_describe(data)}")
+        return {}
+    out: dict[str, Any] = {}
+    for key, value in data.items():
+        if isinstance(key, str) and key in SCHEMA_BY_KEY:
+            out[key] = value
+        elif isinstance(key, str) and key in SECTIONS:
+            problems.append(f"{key}{tag}: is a section; set its keys one by one ({_children(key)})")
+        else:
+            problems.append(_unknown_key_problem(key if isinstance(key, str) else repr(key), tag))
+    return out
+
+
+def _apply(base: Mapping[str, Any], layers: Iterable[tuple[str, Mapping[str, Any]]], problems: list[str]) -> dict[str, Any]:
+    """Check each raw value of each layer over `base` (later layers win), then the cross-key rules."""
+    values = dict(base)
+    bad: set[str] = set()
+    for tag, layer in layers:
+        for key, raw in layer.items():
+            value, problem = SCHEMA_BY_KEY[key].check(raw)
+            if problem:
+                problems.append(f"{key}{tag}: {problem}")
+                bad.add(key)
+            else:
+                values[key] = value
+    for small, large in CROSS_RULES:
+        if not {small, large} & bad and values[small] > values[large]:
+            problems.append(
+                f"{small}: must be <= {large} ({_fmt(values[large])}), got {_fmt(values[small])}; "
+                f"lower {small} or raise {large}"
+            )
+    return {s.key: values[s.key] for s in SCHEMA}
+
+
+def _unknown_key_problem(dotted: str, tag: str = "") -> str:
+    guess = _suggest(dotted)
+    hint = f"did you mean '{guess}'?" if guess else f"remove it (known keys here: {_children(dotted.rpartition('.')[0])})"
+    return f"{dotted}{tag}: unknown key; {hint}"
+
+
+def _suggest(dotted: str) -> str | None:
+    """Closest known key: a sibling spelled alike, the same name in another section, or a close full path."""
+    parent, _, name = dotted.rpartition(".")
+    siblings = _child_names(parent)
+    close = difflib.get_close_matches(name, siblings, n=1, cutoff=0.6)
+    close = close or [c for c in siblings if name in c.split("_")][:1]  # "seed" -> "random_seed"
+    if close:
+        return _join(parent, close[0])
+    elsewhere = sorted(p for p in (*SCHEMA_BY_KEY, *SECTIONS) if p.rpartition(".")[2] == name)
+    if elsewhere:
+        return elsewhere[0]
+    same_depth = [p for p in (*SCHEMA_BY_KEY, *sorted(SECTIONS)) if p.count(".") == dotted.count(".")]
+    close = difflib.get_close_matches(dotted, same_depth, n=1, cutoff=0.85)  # "compensaton.merit_budget"
+    return close[0] if close else None
+
+
+def _child_names(parent: str) -> list[str]:
+    prefix = parent + "." if parent else ""
+    names: list[str] = []
+    for path in (*SCHEMA_BY_KEY, *sorted(SECTIONS)):
+        if path.startswith(prefix) and "." not in path[len(prefix):]:
+            names.append(path[len(prefix):])
+    return list(dict.fromkeys(names))
+
+
+def _children(parent: str) -> str:
+    names = _child_names(parent) or _child_names("")
+    return ", ".join(names)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# YAML: plain PyYAML silently keeps the last of two equal keys, so the node tree is checked for duplicates first.
+
+
+def _duplicate_keys(node: yaml.Node | None, prefix: str = "") -> list[str]:
+    found: list[str] = []
+    if isinstance(node, yaml.MappingNode):
+        seen: set[str] = set()
+        for key_node, value_node in node.value:
+            name = key_node.value if isinstance(key_node, yaml.ScalarNode) else "?"
+            dotted = _join(prefix, name)
+            if name in seen:
+                found.append(f"{dotted}: duplicate key at line {key_node.start_mark.line + 1}; keep only one of them")
+            seen.add(name)
+            found += _duplicate_keys(value_node, dotted)
+    elif isinstance(node, yaml.SequenceNode):
+        for item in node.value:
+            found += _duplicate_keys(item, prefix)
+    return found
+
+
+def _parse_yaml(text: str, source: str) -> tuple[Any, list[str]]:
+    """(data, duplicate-key problems); invalid YAML is fatal at once since nothing else can be checked."""
+    loader = yaml.SafeLoader(text)
+    try:
+        node = loader.get_single_node()
+        return (loader.construct_document(node) if node is not None else None), _duplicate_keys(node)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        what = ": ".join(str(x) for x in (getattr(exc, "context", None), getattr(exc, "problem", None)) if x)
+        raise ConfigError([f"invalid YAML{where}: {' '.join((what or str(exc)).split())}"], source) from None
+    finally:
+        loader.dispose()
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Small helpers shared by messages, docs, dbt vars and the digest.
+
+
+def _as_date(raw: Any) -> dt.date | None:
+    if isinstance(raw, dt.datetime):  # a timestamp is not a date: refuse rather than drop the time
+        return None
+    if isinstance(raw, dt.date):
+        return raw
+    if isinstance(raw, str) and _DATE_RE.fullmatch(raw):
+        try:
+            return dt.date.fromisoformat(raw)
+        except ValueError:
+            return None
+    return None
+
+
+def _jsonable(value: Any) -> Any:
+    return value.isoformat() if isinstance(value, dt.date) else value
+
+
+def _fmt(value: Any) -> str:
+    """A value as the user would write it in YAML."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    return str(value) if isinstance(value, str) else repr(value)
+
+
+def _describe(raw: Any) -> str:
+    if raw is None:
+        return "null (remove the key to use the default)"
+    if isinstance(raw, bool):
+        return f"{_fmt(raw)} (a boolean)"
+    if isinstance(raw, dt.datetime):
+        return f"{raw.isoformat(' ')} (a timestamp)"
+    if isinstance(raw, Mapping):
+        return "a mapping"
+    if isinstance(raw, (list, tuple, set)):
+        return "a list"
+    if isinstance(raw, str):
+        text = repr(raw)
+        return text if len(text) <= 60 else text[:57] + "...'"
+    return _fmt(raw)
+
+
+def _join(prefix: str, name: str) -> str:
+    return f"{prefix}.{name}" if prefix else name
+
+
+def _schema_defaults() -> Mapping[str, Any]:
+    """Normalised defaults; a default outside its own range is a programming error, caught at import."""
+    checked = {s.key: s.check(s.default) for s in SCHEMA}
+    broken = [f"{key}: default {problem}" for key, (_, problem) in checked.items() if problem]
+    if broken:
+        raise AssertionError("; ".join(broken))
+    return MappingProxyType({key: value for key, (value, _) in checked.items()})
+
+
+_DEFAULTS = _schema_defaults()
+
+
+def schema_markdown() -> str:
+    """The settings as a markdown table (key, type, default, allowed values, dbt var, meaning) for the docs."""
+    rows = ["| key | default | allowed | dbt var | meaning |", "|---|---|---|---|---|"]
+    for s in SCHEMA:
+        rows.append(f"| `{s.key}` | `{_fmt(s.default)}` | {s.allowed} | `{s.dbt_var}` | {s.doc} |")
+    rows += ["", "Cross-key rules: " + "; ".join(f"`{a}` <= `{b}`" for a, b in CROSS_RULES) + "."]
+    return "\n".join(rows) + "\n"
+
+
+def render_yaml(config: SimulationConfig | None = None) -> str:
+    """The config as commented YAML (the shape of config/simulation_config.yaml); defaults when None."""
+    values = (config or SimulationConfig()).values
+    lines = [
+        "# PlanWise Navigator simulation configuration. Keys, defaults and allowed ranges come from",
+        "# navigator_orchestrator.config.SCHEMA (python -c 'from navigator_orchestrator.config import render_yaml;",
+        "# print(render_yaml())' prints this file with defaults). Every key is optional: a missing key takes its",
+        "# default; an unknown key is an error. Rates are fractions: 0.03 means 3 %.",
+        "# Rules across keys: " + "; ".join(f"{a} <= {b}" for a, b in CROSS_RULES) + ".",
+    ]
+    opened: list[str] = []
+    for s in SCHEMA:
+        *parents, leaf = s.key.split(".")
+        common = 0
+        while common < min(len(parents), len(opened)) and parents[common] == opened[common]:
+            common += 1
+        if common == 0 and parents:
+            lines.append("")
+        for depth in range(common, len(parents)):
+            lines.append("  " * depth + parents[depth] + ":")
+        opened = parents
+        indent = "  " * len(parents)
+        lines += [f"{indent}# {s.doc}. Allowed: {s.allowed}.", f"{indent}{leaf}: {_fmt(values[s.key])}"]
+    return "\n".join(lines) + "\n"
+

@@ -1,0 +1,175 @@
+"""The year loop: validate everything, load the census, then one dbt invocation per simulated year.
+
+Nothing is written until the config, the years and the census have all passed their checks, so bad input never
+changes an existing database. Once the run has started, its summary is written whatever happens.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import asdict, dataclass, field
+from datetime import date, datetime, timezone
+from pathlib import Path
+from typing import Callable
+
+import duckdb
+
+from . import __version__
+from .census import generate_census, stage_census
+from .config import SimulationConfig
+from .dbt_runner import DbtRunner
+from .errors import InputError, PlanwiseError
+from .metrics import year_metrics
+from .paths import DEFAULT_CENSUS, DEFAULT_CENSUS_EMPLOYEES, DEFAULT_CENSUS_SEED
+from .years import check_years_supported
+
+Echo = Callable[[str], None]
+
+
+@dataclass
+class RunRequest:
+    """Everything one run needs, already resolved (absolute paths, validated config)."""
+
+    config: SimulationConfig
+    db_path: Path
+    census_path: Path | None = None
+    threads: int = 2
+
+
+@dataclass
+class YearOutcome:
+    year: int
+    seconds: float
+    metrics: dict
+
+
+@dataclass
+class RunResult:
+    """What a run did; `to_dict()` is the summary.json written for every started run."""
+
+    run_id: str
+    status: str
+    db_path: str
+    started_at: str
+    start_year: int
+    end_year: int
+    seed: int
+    config_digest: str
+    census: dict = field(default_factory=dict)
+    years: list[YearOutcome] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    dbt_invocations: list[str] = field(default_factory=list)
+    ended_at: str = ""
+    duration_seconds: float = 0.0
+    summary_path: str = ""
+    exit_code: int = 0
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def new_run_id(now: datetime | None = None) -> str:
+    """YYYYMMDD_HHMMSS-xxxxxxxx: sortable by start time, unique across concurrent runs."""
+    now = now or datetime.now(timezone.utc)
+    return f"{now:%Y%m%d_%H%M%S}-{os.urandom(4).hex()}"
+
+
+def resolve_census(path: Path | None, echo: Echo) -> Path:
+    """The given census, or the bundled default, generated on first use (never committed)."""
+    if path is not None:
+        return path
+    if not DEFAULT_CENSUS.exists():
+        echo(f"generating the default census ({DEFAULT_CENSUS_EMPLOYEES:,} people, seed {DEFAULT_CENSUS_SEED}) "
+             f"at {DEFAULT_CENSUS}")
+        DEFAULT_CENSUS.parent.mkdir(parents=True, exist_ok=True)
+        generate_census(DEFAULT_CENSUS_EMPLOYEES, DEFAULT_CENSUS_SEED, DEFAULT_CENSUS)
+    return DEFAULT_CENSUS
+
+
+def simulate(request: RunRequest, echo: Echo = print) -> RunResult:
+    """Run every year of the config; raise InputError for bad input before touching anything."""
+    config = request.config
+    check_years_supported(config.start_year, config.end_year)
+    if not request.db_path.parent.is_dir():
+        raise InputError(f"--db {request.db_path}: folder {request.db_path.parent} does not exist",
+                         "create the folder or point --db at an existing one")
+    census_path = resolve_census(request.census_path, echo)
+    staged = stage_census(census_path, date(config.start_year - 1, 12, 31))
+    for line in staged.report.summary_lines():
+        echo(line)
+
+    started = time.monotonic()
+    result = RunResult(
+        run_id=new_run_id(), status="running", db_path=str(request.db_path),
+        started_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        start_year=config.start_year, end_year=config.end_year, seed=config.seed,
+        config_digest=config.digest(), census=staged.report.to_dict(),
+    )
+    run_dir = request.db_path.parent / "artifacts" / "runs" / result.run_id
+    runner = DbtRunner(db_path=request.db_path, work_dir=run_dir / "dbt", threads=request.threads)
+    try:
+        with staged:
+            staged.write_to(request.db_path)
+        _run_years(runner, config, request.db_path, result, echo)
+        result.status = "success"
+    except PlanwiseError as error:
+        result.status, result.exit_code = "failed", error.exit_code
+        result.errors.append(str(error))
+    except KeyboardInterrupt:
+        result.status, result.exit_code = "interrupted", 130
+        result.errors.append("interrupted by the user (Ctrl-C); rerun the same command to rebuild the years")
+    finally:
+        result.dbt_invocations = list(runner.invocations)
+        result.ended_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        result.duration_seconds = round(time.monotonic() - started, 3)
+        _record(result, run_dir, request.db_path)
+    return result
+
+
+def _run_years(runner: DbtRunner, config: SimulationConfig, db_path: Path, result: RunResult, echo: Echo) -> None:
+    variables = config.dbt_vars()
+    runner.parse()
+    runner.run("seed", variables, extra=["--full-refresh"])
+    for year in range(config.start_year, config.end_year + 1):
+        began = time.monotonic()
+        # the first simulated year rebuilds the year-keyed tables from scratch (new columns, stale years gone)
+        extra = ["--full-refresh"] if year == config.start_year else []
+        runner.run("run", {**variables, "simulation_year": year}, extra=extra)
+        with duckdb.connect(str(db_path), read_only=True) as con:
+            metrics = year_metrics(con, year)
+        outcome = YearOutcome(year=year, seconds=round(time.monotonic() - began, 3), metrics=metrics)
+        result.years.append(outcome)
+        echo(format_year_line(outcome))
+
+
+def format_year_line(outcome: YearOutcome) -> str:
+    m = outcome.metrics
+    return (f"{outcome.year}: {m['start_headcount']:,} -> {m['end_headcount']:,} employees, "
+            f"{m['hire_events']:,} hires, {m['termination_events']:,} terminations, {outcome.seconds:.1f}s")
+
+
+def _record(result: RunResult, run_dir: Path, db_path: Path) -> None:
+    """summary.json for every started run, plus a provenance row in run_metadata (never in simulated tables)."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    summary = run_dir / "summary.json"
+    result.summary_path = str(summary)
+    tmp = summary.with_suffix(".tmp")
+    tmp.write_text(json.dumps(result.to_dict(), indent=2, sort_keys=True, default=str))
+    os.replace(tmp, summary)
+    try:
+        with duckdb.connect(str(db_path)) as con:
+            con.execute(
+                "create table if not exists run_metadata (run_id varchar primary key, status varchar, "
+                "started_at varchar, ended_at varchar, start_year integer, end_year integer, seed integer, "
+                "config_digest varchar, census_fingerprint varchar, planwise_version varchar, summary_path varchar)"
+            )
+            con.execute(
+                "insert or replace into run_metadata values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [result.run_id, result.status, result.started_at, result.ended_at, result.start_year,
+                 result.end_year, result.seed, result.config_digest, result.census.get("fingerprint"),
+                 __version__, str(summary)],
+            )
+    except duckdb.Error as error:
+        result.errors.append(f"could not record run_metadata: {error}")

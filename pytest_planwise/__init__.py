@@ -1,0 +1,1 @@
+"""pytest_planwise: the pytest plugin that builds, shares and checks PlanWise simulation runs."""
