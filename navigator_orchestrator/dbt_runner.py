@@ -53,6 +53,7 @@ class DbtRunner:
             "--log-path", str(self.work_dir / "logs"),
             "--threads", str(self.threads),
             "--quiet",
+            "--no-send-anonymous-usage-stats",
             *extra,
         ]
 

@@ -1,4 +1,15 @@
-"""Entry point (pytest11): options and markers. Fixtures live in their own modules."""
+"""Entry point (pytest11): options and markers; the fixtures come from their own modules."""
+
+from pathlib import Path
+
+from .baseline import BaselineExtension
+from .fixtures import (  # noqa: F401 - registered as fixtures
+    baseline,
+    baseline_tolerances,
+    planwise_isolated_db,
+    planwise_root,
+    planwise_run,
+)
 
 MARKERS = {
     "smoke": "fast end-to-end check: one simulated year runs and looks sane",
@@ -14,8 +25,20 @@ def pytest_addoption(parser):
     group = parser.getgroup("planwise", "PlanWise Navigator simulation harness")
     group.addoption("--update-baseline", action="store_true", default=False,
                     help="rewrite the files under baselines/ with the current results")
+    group.addoption("--baseline-dir", default=None,
+                    help="folder of the baseline files (default: baselines/ under the rootdir)")
+    group.addoption("--planwise-employees", type=int, default=5000,
+                    help="size of the generated census runs use when no census is given (default 5000)")
+    group.addoption("--planwise-census", default=None,
+                    help="census file (PlanWise format) for runs instead of a generated one")
+    group.addoption("--planwise-config", default=None,
+                    help="base YAML config for runs (default: config/simulation_config.yaml)")
 
 
 def pytest_configure(config):
     for name, description in MARKERS.items():
         config.addinivalue_line("markers", f"{name}: {description}")
+    directory = config.getoption("baseline_dir")
+    BaselineExtension.directory = Path(directory).resolve() if directory else config.rootpath / "baselines"
+    if config.getoption("update_baseline"):
+        config.option.update_snapshots = True  # syrupy's update mode; each xdist worker configures itself

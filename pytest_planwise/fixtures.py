@@ -1,0 +1,78 @@
+"""The plugin's fixtures: a seeded-run factory shared across xdist workers, and isolated database copies."""
+
+from __future__ import annotations
+
+import os
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, Callable
+
+import pytest
+
+from .baseline import DEFAULT_TOLERANCES, ToleranceBaseline
+from .runs import PlanwiseRun, RunSpec, build_run, isolated_copy
+
+
+@pytest.fixture(scope="session")
+def planwise_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Where runs are built: shared by all xdist workers of this session, private to the session."""
+    base = tmp_path_factory.getbasetemp()
+    root = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+    return root / "planwise"
+
+
+@pytest.fixture(scope="session")
+def planwise_run(planwise_root: Path, pytestconfig: pytest.Config) -> Callable[..., PlanwiseRun]:
+    """Factory: planwise_run(years="2025-2029", seed=42, employees=5000, **config_overrides) -> PlanwiseRun.
+
+    Config overrides are dotted keys written with '__' (compensation__merit_budget=0.03) or passed as
+    overrides={"compensation.merit_budget": 0.03}. The same arguments return the same, already built run.
+    `replica=1` builds an independent copy of an otherwise identical run (for determinism checks).
+    """
+    option = pytestconfig.getoption
+
+    def factory(years: str | tuple[int, int] = "2025-2029", seed: int = 42, employees: int | None = None,
+                census: str | Path | None = None, threads: int = 2, replica: int = 0,
+                overrides: dict[str, Any] | None = None, **config_overrides: Any) -> PlanwiseRun:
+        start, end = _years(years)
+        merged = dict(overrides or {})
+        merged.update({key.replace("__", "."): value for key, value in config_overrides.items()})
+        census = census or option("planwise_census")
+        spec = RunSpec(
+            start_year=start, end_year=end, seed=seed,
+            employees=employees or option("planwise_employees"),
+            census=str(Path(census).resolve()) if census else None,
+            threads=threads, overrides=tuple(sorted(merged.items())),
+            config=str(Path(option("planwise_config")).resolve()) if option("planwise_config") else None,
+            replica=replica,
+        )
+        return build_run(planwise_root, spec)
+
+    return factory
+
+
+@pytest.fixture
+def planwise_isolated_db(tmp_path: Path) -> Callable[[PlanwiseRun], Path]:
+    """Factory: planwise_isolated_db(run) -> path of a private copy of the run's database under tmp_path."""
+    return lambda run: isolated_copy(run, tmp_path / "isolated")
+
+
+def _years(years: str | tuple[int, int]) -> tuple[int, int]:
+    if isinstance(years, str):
+        from navigator_orchestrator.years import parse_years
+
+        return parse_years(years)
+    return int(years[0]), int(years[1])
+
+
+@pytest.fixture
+def baseline_tolerances() -> dict[str, Decimal]:
+    """Per-metric absolute tolerances for `baseline`; override this fixture to loosen or tighten a metric."""
+    return dict(DEFAULT_TOLERANCES)
+
+
+@pytest.fixture
+def baseline(snapshot, baseline_tolerances: dict[str, Decimal]):
+    """syrupy assertion storing JSON under baselines/: `assert baseline == baseline_payload(run)`."""
+    extension = type("ScenarioBaseline", (ToleranceBaseline,), {"tolerances": baseline_tolerances})
+    return snapshot.use_extension(extension)
