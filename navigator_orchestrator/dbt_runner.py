@@ -25,6 +25,11 @@ class NodeResult:
     status: str
     seconds: float
     message: str
+    relation: str | None = None  # where a test stored its failing rows (--store-failures)
+    failures: int = 0
+
+
+FAILED = ("error", "fail", "runtime error")
 
 
 @dataclass
@@ -73,19 +78,26 @@ class DbtRunner:
         result = self._invoke("parse", [])
         self._manifest = result.result
 
+    def test_ids(self) -> list[str]:
+        """Unique ids of the project's dbt tests, from the parsed manifest."""
+        if self._manifest is None:
+            self.parse()
+        return sorted(n.unique_id for n in self._manifest.nodes.values() if n.resource_type == "test")
+
     def run(self, command: str, variables: dict[str, Any], select: str | None = None,
-            extra: list[str] | tuple[str, ...] = ()) -> list[NodeResult]:
-        """`dbt <command>` (run, seed, build, test) with runtime vars; raises on any failed node."""
+            extra: list[str] | tuple[str, ...] = (), check: bool = True) -> list[NodeResult]:
+        """`dbt <command>` (run, seed, build, test) with runtime vars; raises on a failed node when `check`."""
         args = ["--vars", json.dumps(variables, sort_keys=True), *extra]
         if select:
             args += ["--select", select]
         result = self._invoke(command, args)
         nodes = [
-            NodeResult(r.node.unique_id, str(r.status), float(r.execution_time or 0.0), _one_line(r.message or ""))
+            NodeResult(r.node.unique_id, str(r.status), float(r.execution_time or 0.0), _one_line(r.message or ""),
+                       getattr(r.node, "relation_name", None), int(r.failures or 0))
             for r in (result.result.results if result.result is not None else [])
         ]
-        failed = [n for n in nodes if n.status in ("error", "fail", "runtime error")]
-        if failed or not result.success:
+        failed = [n for n in nodes if n.status in FAILED]
+        if check and (failed or not result.success):
             first = failed[0] if failed else None
             where = f"{first.unique_id}: {first.message}" if first else "see the dbt log"
             raise SimulationError(f"dbt {command} failed at {where}",

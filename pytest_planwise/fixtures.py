@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import os
+from dataclasses import asdict
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, Callable
@@ -10,7 +12,8 @@ from typing import Any, Callable
 import pytest
 
 from .baseline import DEFAULT_TOLERANCES, ToleranceBaseline
-from .runs import PlanwiseRun, RunSpec, build_run, isolated_copy
+from .dbt_tests import DbtTestOutcome, run_dbt_tests
+from .runs import PlanwiseRun, RunSpec, build_run, file_lock, isolated_copy
 
 
 @pytest.fixture(scope="session")
@@ -76,3 +79,26 @@ def baseline(snapshot, baseline_tolerances: dict[str, Decimal]):
     """syrupy assertion storing JSON under baselines/: `assert baseline == baseline_payload(run)`."""
     extension = type("ScenarioBaseline", (ToleranceBaseline,), {"tolerances": baseline_tolerances})
     return snapshot.use_extension(extension)
+
+
+@pytest.fixture(scope="session")
+def planwise_dbt_tests() -> Callable[[PlanwiseRun | Path], dict[str, DbtTestOutcome]]:
+    """Factory: planwise_dbt_tests(run or db path) -> {dbt test unique_id: outcome with failing rows}.
+
+    For a shared run, the tests run once per session on a private copy (dbt writes failing rows into the
+    database it tests). For a path (an isolated copy a test made), they run on that file directly.
+    """
+    def factory(target: PlanwiseRun | Path) -> dict[str, DbtTestOutcome]:
+        if isinstance(target, Path):
+            return run_dbt_tests(target, target.parent / "dbt_tests")
+        folder = target.folder / "dbt_tests"
+        with file_lock(target.folder / "dbt_tests.lock"):
+            record = folder / "outcomes.json"
+            if not record.exists():
+                copy = isolated_copy(target, folder)
+                outcomes = run_dbt_tests(copy, folder / "work")
+                record.write_text(json.dumps({k: asdict(v) for k, v in outcomes.items()}))
+            data = json.loads(record.read_text())
+        return {key: DbtTestOutcome(**value) for key, value in data.items()}
+
+    return factory

@@ -1,11 +1,14 @@
 """Entry point (pytest11): options and markers; the fixtures come from their own modules."""
 
+import tempfile
 from pathlib import Path
 
 from .baseline import BaselineExtension
+from .dbt_tests import list_dbt_tests
 from .fixtures import (  # noqa: F401 - registered as fixtures
     baseline,
     baseline_tolerances,
+    planwise_dbt_tests,
     planwise_isolated_db,
     planwise_root,
     planwise_run,
@@ -42,3 +45,15 @@ def pytest_configure(config):
     BaselineExtension.directory = Path(directory).resolve() if directory else config.rootpath / "baselines"
     if config.getoption("update_baseline"):
         config.option.update_snapshots = True  # syrupy's update mode; each xdist worker configures itself
+
+
+def pytest_generate_tests(metafunc):
+    """A test taking `dbt_test_id` runs once per dbt test of the project, named after it."""
+    if "dbt_test_id" not in metafunc.fixturenames:
+        return
+    config = metafunc.config
+    if not hasattr(config, "_planwise_dbt_tests"):
+        with tempfile.TemporaryDirectory(prefix="planwise-dbt-list-") as work:
+            config._planwise_dbt_tests = list_dbt_tests(Path(work))
+    ids = [unique_id.split(".")[2] for unique_id in config._planwise_dbt_tests]
+    metafunc.parametrize("dbt_test_id", config._planwise_dbt_tests, ids=ids)
