@@ -1,0 +1,132 @@
+"""The plugin itself, exercised the way users run it: pytest in a fresh folder (pytester), in subprocesses."""
+
+import json
+
+import pytest
+
+PAYLOAD_TEST = """
+import os
+import pytest
+
+PAYROLL = os.environ.get("FAKE_PAYROLL", "1000.00")
+
+@pytest.mark.baseline
+@pytest.mark.parametrize("scenario", ["a", "b", "c"])
+def test_metrics(baseline, scenario):
+    payload = {{"metrics": {{"2025": {{"end_headcount": 10, "active_payroll": PAYROLL}}}},
+               "digests": {{"2025": {{"fct_workforce_snapshot": "10:{digest}"}}}}}}
+    assert baseline == payload
+"""
+
+
+def _write_payload_test(pytester, digest="123"):
+    pytester.makepyfile(test_payload=PAYLOAD_TEST.format(digest=digest))
+
+
+def test_options_and_markers_are_registered(pytester):
+    help_text = pytester.runpytest_subprocess("--help").stdout.str()
+    for option in ("--update-baseline", "--baseline-dir", "--planwise-employees", "--planwise-census",
+                   "--planwise-config"):
+        assert option in help_text
+    markers = pytester.runpytest_subprocess("--markers").stdout.str()
+    for marker in ("smoke", "determinism", "baseline", "quality", "resume", "slow"):
+        assert f"@pytest.mark.{marker}:" in markers
+    pytester.makepyfile(test_typo="import pytest\n@pytest.mark.smok\ndef test_x():\n    pass\n")
+    result = pytester.runpytest_subprocess("--strict-markers")
+    result.assert_outcomes(errors=1)
+
+
+def test_update_baseline_under_xdist_then_compare(pytester):
+    _write_payload_test(pytester)
+    first = pytester.runpytest_subprocess("-n", "2", "-p", "no:cacheprovider")
+    assert first.ret != 0  # no baseline yet: a missing baseline is a failure, not a silent pass
+    written = pytester.runpytest_subprocess("-n", "2", "--update-baseline", "-p", "no:cacheprovider")
+    written.assert_outcomes(passed=3)
+    files = sorted(p.name for p in (pytester.path / "baselines" / "test_payload").iterdir())
+    assert files == ["test_metrics[a].json", "test_metrics[b].json", "test_metrics[c].json"]
+    stored = json.loads((pytester.path / "baselines" / "test_payload" / "test_metrics[a].json").read_text())
+    assert stored["metrics"]["2025"]["end_headcount"] == 10
+    again = pytester.runpytest_subprocess("-n", "2", "-p", "no:cacheprovider")
+    again.assert_outcomes(passed=3)
+
+
+def test_drift_report_is_a_table_and_tolerance_applies(pytester, monkeypatch):
+    _write_payload_test(pytester)
+    pytester.runpytest_subprocess("--update-baseline").assert_outcomes(passed=3)
+    monkeypatch.setenv("FAKE_PAYROLL", "1000.01")  # within the cent tolerance of money metrics
+    pytester.runpytest_subprocess().assert_outcomes(passed=3)
+    monkeypatch.setenv("FAKE_PAYROLL", "1250.00")
+    _write_payload_test(pytester, digest="999")
+    drifted = pytester.runpytest_subprocess("test_payload.py::test_metrics[a]")
+    drifted.assert_outcomes(failed=1)
+    output = drifted.stdout.str()
+    assert "metric" in output and "baseline" in output and "delta" in output
+    drifted.stdout.fnmatch_lines([
+        "*active_payroll*2025*1000.00*1250.00*+250.00*",
+        "*digest:fct_workforce_snapshot*2025*10:123*10:999*changed*",
+        "*2 metric(s) drifted from the baseline*--update-baseline*",
+    ])
+
+
+def test_orphan_baseline_is_reported(pytester):
+    _write_payload_test(pytester)
+    pytester.runpytest_subprocess("--update-baseline").assert_outcomes(passed=3)
+    orphan = pytester.path / "baselines" / "test_payload" / "test_retired_scenario.json"
+    orphan.write_text("{}")
+    result = pytester.runpytest_subprocess()
+    result.stdout.fnmatch_lines(["*1 snapshot unused*"])
+    assert result.ret != 0
+    assert orphan.exists()  # reported, never silently deleted without --update-baseline
+
+
+ISOLATION_TEST = """
+import duckdb
+import pytest
+
+
+@pytest.fixture(scope="module")
+def run(planwise_run):
+    run = planwise_run(years="2025-2025")
+    assert run.status == "success", run.stderr
+    return run
+
+
+def test_1_writes_to_a_private_copy(run, planwise_isolated_db):
+    db = planwise_isolated_db(run)
+    assert db != run.db_path
+    with duckdb.connect(str(db)) as con:
+        con.execute("delete from fct_workforce_snapshot")
+        assert con.execute("select count(*) from fct_workforce_snapshot").fetchone()[0] == 0
+
+
+def test_2_shared_run_is_untouched(run):
+    assert run.query("select count(*) from fct_workforce_snapshot")[0][0] == run.years[2025]["end_headcount"] \\
+        + run.years[2025]["experienced_terminations"] + run.years[2025]["new_hire_terminations"]
+
+
+def test_3_shared_run_rejects_writes(run):
+    with pytest.raises(duckdb.Error):
+        with run.connect() as con:
+            con.execute("delete from fct_workforce_snapshot")
+"""
+
+
+def test_isolated_copies_do_not_leak_into_the_shared_run(pytester):
+    pytester.makepyfile(test_isolation=ISOLATION_TEST)
+    result = pytester.runpytest_subprocess("--planwise-employees", "300")
+    result.assert_outcomes(passed=3)
+
+
+def test_runs_are_built_once_per_session_across_workers(pytester):
+    pytester.makepyfile(test_shared="""
+import pytest
+
+@pytest.mark.parametrize("n", range(4))
+def test_same_run(planwise_run, n):
+    assert planwise_run(years="2025-2025").status == "success"
+""")
+    result = pytester.runpytest_subprocess("-n", "2", "--planwise-employees", "300", "--basetemp",
+                                           str(pytester.path / "tmp"))
+    result.assert_outcomes(passed=4)
+    built = list((pytester.path / "tmp" / "planwise" / "runs").glob("*/run.json"))
+    assert len(built) == 1  # four tests on two workers, one build
