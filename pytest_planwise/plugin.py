@@ -49,7 +49,7 @@ def pytest_configure(config):
 
 def pytest_generate_tests(metafunc):
     """A test taking `dbt_test_id` runs once per dbt test of the project, named after it."""
-    if "dbt_test_id" not in metafunc.fixturenames:
+    if "dbt_test_id" not in metafunc.fixturenames or _deselected_by_marks(metafunc):
         return
     config = metafunc.config
     if not hasattr(config, "_planwise_dbt_tests"):
@@ -57,3 +57,14 @@ def pytest_generate_tests(metafunc):
             config._planwise_dbt_tests = list_dbt_tests(Path(work))
     ids = [unique_id.split(".")[2] for unique_id in config._planwise_dbt_tests]
     metafunc.parametrize("dbt_test_id", config._planwise_dbt_tests, ids=ids)
+
+
+def _deselected_by_marks(metafunc) -> bool:
+    """True when `-m` will deselect this test anyway: then listing dbt's tests (a dbt parse) is skipped."""
+    expression = metafunc.config.option.markexpr
+    if not expression:
+        return False
+    from _pytest.mark import MarkMatcher  # pytest's own -m matcher, so the answer is the same as -m's
+    from _pytest.mark.expression import Expression
+
+    return not Expression.compile(expression).evaluate(MarkMatcher.from_markers(metafunc.definition.iter_markers()))
