@@ -2,7 +2,6 @@
 
 import json
 
-import pytest
 
 PAYLOAD_TEST = """
 import os

@@ -1,0 +1,619 @@
+"""The invariants of simulation.md section 6 as reusable checks: each takes an open run context and returns
+its problems (empty when the invariant holds), every problem naming the offending rows.
+
+Quotas and pay are recomputed independently in Python with decimal.Decimal, never read back from the engine and
+trusted. `check_invariants(run)` runs them all on a finished run; the project's tests and property tests use it,
+and so can any user of the plugin.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+from decimal import ROUND_HALF_UP, Decimal
+from pathlib import Path
+
+import duckdb
+
+from navigator_orchestrator.config import load_config
+
+from .runs import PlanwiseRun
+
+SHOW = 5  # offending rows shown per failed check
+CENT = Decimal("0.01")
+# simulation.md section 3: a person's events of a year are ordered by date, then by this type order
+TYPE_ORDER = ("hire", "promotion", "raise", "enrollment", "enrollment_change", "deferral_escalation", "termination")
+TYPE_RANK_SQL = "CASE event_type " + " ".join(f"WHEN '{t}' THEN {i}" for i, t in enumerate(TYPE_ORDER, 1)) + " END"
+
+
+def round_half_up(value: Decimal, quantum: Decimal = Decimal(1)) -> Decimal:
+    """simulation.md's ROUND: half away from zero (Decimal's ROUND_HALF_UP is away from zero for negatives too)."""
+    return value.quantize(quantum, rounding=ROUND_HALF_UP)
+
+
+def workforce_quotas(n: int, growth: Decimal, termination: Decimal, new_hire_termination: Decimal) -> dict[str, int]:
+    """simulation.md 3.1 in exact decimal arithmetic: G, T_exp, H, T_nh and the end headcount."""
+    g = int(round_half_up(Decimal(n) * growth))
+    t_exp = int(round_half_up(Decimal(n) * termination))
+    hires = max(0, int(round_half_up(Decimal(g + t_exp) / (Decimal(1) - new_hire_termination))))
+    t_nh = int(round_half_up(Decimal(hires) * new_hire_termination))
+    return {"N": n, "G": g, "T_exp": t_exp, "H": hires, "T_nh": t_nh, "end": n - t_exp + hires - t_nh}
+
+
+def apportion(total: int, weights: dict[int, Decimal]) -> dict[int, int]:
+    """Largest-remainder split of `total` over levels by weight (ties to the lower level), in integers."""
+    units = {level: int(round_half_up(w * 1_000_000)) for level, w in weights.items()}
+    whole = sum(units.values())
+    base = {level: total * u // whole for level, u in units.items()}
+    remainder = {level: total * u % whole for level, u in units.items()}
+    leftover = total - sum(base.values())
+    for level in sorted(units, key=lambda lv: (-remainder[lv], lv))[:leftover]:
+        base[level] += 1
+    return base
+
+
+def days_in_year(year: int) -> int:
+    return (date(year + 1, 1, 1) - date(year, 1, 1)).days
+
+
+def prorate(start_salary: Decimal | None, changes: list[tuple[date, Decimal]], employed_from: date,
+            employed_to: date, year: int) -> tuple[Decimal, list[tuple[Decimal, int]]]:
+    """simulation.md 4: each salary x the days it applied inside [employed_from, employed_to] / days in year.
+
+    `changes` are (effective date, new salary) in event order; `start_salary` holds from Jan 1 (None for a hire,
+    whose first change is the hire itself). Returns the prorated pay (cents, half up) and the (salary, days)
+    segments.
+    """
+    periods = ([(date(year, 1, 1), start_salary)] if start_salary is not None else []) + list(changes)
+    segments = []
+    for i, (begins, salary) in enumerate(periods):
+        ends = periods[i + 1][0] - timedelta(days=1) if i + 1 < len(periods) else date(year, 12, 31)
+        days = (min(ends, employed_to) - max(begins, employed_from)).days + 1
+        segments.append((salary, max(0, days)))
+    total = sum(salary * days for salary, days in segments)
+    return round_half_up(Decimal(total) / days_in_year(year), CENT), segments
+
+
+@dataclass
+class Ctx:
+    """One finished run, an open read-only connection with helper views, and its configuration."""
+
+    name: str
+    con: duckdb.DuckDBPyConnection
+    years: list[int]
+    cfg: dict
+
+    def rows(self, sql: str, params=None) -> list[tuple]:
+        return self.con.execute(sql, params).fetchall()
+
+    def one(self, sql: str, params=None):
+        return self.con.execute(sql, params).fetchone()
+
+    def rate(self, key: str) -> Decimal:
+        return Decimal(str(self.cfg[key]))
+
+    def check(self, problems: list[str], title: str, sql: str, params=None) -> None:
+        """Run `sql` (returning offending rows); when it returns any, record them with their column names."""
+        cursor = self.con.execute(sql, params)
+        names = [column[0] for column in cursor.description]
+        found = cursor.fetchall()
+        if found:
+            shown = "\n      ".join(str(dict(zip(names, row))) for row in found[:SHOW])
+            problems.append(f"[{self.name}] {title}: {len(found)} offending rows, first {min(SHOW, len(found))}:"
+                            f"\n      {shown}")
+
+
+def report(problems: list[str]) -> str:
+    return "\n".join(problems)
+
+
+_VIEWS = """
+create or replace temp view hires as
+    select employee_id, simulation_year, effective_date as hire_date, compensation_amount as hire_pay, level_id
+    from fct_yearly_events where event_type = 'hire';
+
+-- every snapshot row with what the person started the year with: start salary (census pay in Y0, last year's
+-- full-year equivalent after, hire pay for hires) and start deferral rate (census rate, last year's, 0 for hires)
+create or replace temp view snap as
+select
+    s.*,
+    h.employee_id is not null as is_hire_of_year,
+    CASE WHEN h.employee_id is not null THEN h.hire_pay
+         WHEN s.simulation_year = {y0} THEN c.employee_gross_compensation
+         ELSE p.full_year_equivalent_compensation END as start_salary,
+    CASE WHEN h.employee_id is not null THEN CAST(0 AS DECIMAL(7, 4))
+         WHEN s.simulation_year = {y0} THEN c.employee_deferral_rate
+         ELSE p.current_deferral_rate END as start_rate,
+    make_date(s.simulation_year, 12, 31) as year_end,
+    make_date(s.simulation_year + 1, 1, 1) - make_date(s.simulation_year, 1, 1) as year_days
+from fct_workforce_snapshot s
+left join hires h using (employee_id, simulation_year)
+left join raw_census c on s.simulation_year = {y0} and c.employee_id = s.employee_id
+left join fct_workforce_snapshot p on p.employee_id = s.employee_id and p.simulation_year = s.simulation_year - 1;
+"""
+
+
+
+def open_context(run: PlanwiseRun, name: str = "run") -> Ctx:
+    """A read-only connection to the run with the helper views, its years and its effective config."""
+    cfg = dict(load_config(Path(run.folder) / "config.yaml").values)
+    years = sorted(run.years)
+    con = run.connect()
+    con.execute(_VIEWS.format(y0=years[0]))
+    return Ctx(name, con, years, cfg)
+
+
+# ------------------------------------------------------------------------------------------------ 1. headcount
+
+
+def invariant_1_headcount_quotas_and_hires_by_level(ctx: Ctx) -> list[str]:
+    g, t, h = (ctx.rate("simulation.target_growth_rate"), ctx.rate("workforce.total_termination_rate"),
+               ctx.rate("workforce.new_hire_termination_rate"))
+    weights = dict(ctx.rows("select level_id, hire_weight from config_job_levels"))
+    problems: list[str] = []
+    for year in ctx.years:
+        n, end, hires, exp_terms, nh_terms, exp_status, nh_status = ctx.one("""
+            select
+                count(*) filter (where not is_hire_of_year),
+                count(*) filter (where employment_status = 'active'),
+                (select count(*) from hires where simulation_year = $y),
+                (select count(*) from fct_yearly_events e where e.simulation_year = $y and e.event_type = 'termination'
+                    and e.employee_id not in (select employee_id from hires where simulation_year = $y)),
+                (select count(*) from fct_yearly_events e where e.simulation_year = $y and e.event_type = 'termination'
+                    and e.employee_id in (select employee_id from hires where simulation_year = $y)),
+                count(*) filter (where detailed_status_code = 'experienced_termination'),
+                count(*) filter (where detailed_status_code = 'new_hire_termination')
+            from snap where simulation_year = $y
+        """, {"y": year})
+        q = workforce_quotas(n, g, t, h)
+        needs = ctx.one("""select start_headcount, target_net_growth, experienced_terminations, total_hires,
+                                  new_hire_terminations, expected_end_headcount
+                           from int_workforce_needs where simulation_year = ?""", [year])
+        expected_needs = (q["N"], q["G"], q["T_exp"], q["H"], q["T_nh"], q["end"])
+        if needs != expected_needs:
+            problems.append(f"{year}: int_workforce_needs (N, G, T_exp, H, T_nh, end) = {needs}, "
+                            f"Decimal recomputation from N = {n} gives {expected_needs}")
+        if end != q["N"] - q["T_exp"] + q["H"] - q["T_nh"]:
+            problems.append(f"{year}: end headcount {end} != N - T_exp + H - T_nh = {q['end']} ({q})")
+        if abs(end - (q["N"] + q["G"])) > 1:
+            problems.append(f"{year}: end headcount {end} differs from N + G = {q['N'] + q['G']} by more than 1")
+        if hires != q["H"]:
+            problems.append(f"{year}: {hires} hire events, H = {q['H']}")
+        if exp_terms != q["T_exp"] or exp_status != q["T_exp"]:
+            problems.append(f"{year}: experienced terminations: {exp_terms} events, {exp_status} snapshot rows, "
+                            f"T_exp = {q['T_exp']}")
+        if nh_terms != q["T_nh"] or nh_status != q["T_nh"]:
+            problems.append(f"{year}: new-hire terminations: {nh_terms} events, {nh_status} snapshot rows, "
+                            f"T_nh = {q['T_nh']}")
+        by_level = dict(ctx.rows("select level_id, hires_needed from int_workforce_needs_by_level "
+                                 "where simulation_year = ?", [year]))
+        events_by_level = dict(ctx.rows("select level_id, count(*) from hires where simulation_year = ? "
+                                        "group by level_id", [year]))
+        expected_levels = apportion(q["H"], weights)
+        if sum(by_level.values()) != q["H"] or by_level != expected_levels:
+            problems.append(f"{year}: int_workforce_needs_by_level {by_level} (sum {sum(by_level.values())}), "
+                            f"largest-remainder split of H = {q['H']}: {expected_levels}")
+        if {lv: c for lv, c in by_level.items() if c} != events_by_level:
+            problems.append(f"{year}: hire events per level {events_by_level} != hires needed {by_level}")
+    return problems
+
+
+# ------------------------------------------------------------------------------------------------ 2. carry-over
+
+
+def invariant_2_start_population_is_last_years_actives(ctx: Ctx) -> list[str]:
+    problems: list[str] = []
+    y0 = ctx.years[0]
+    ctx.check(problems, f"{y0} start population != staged census actives (missing/extra)", """
+        (select 'missing from start' as side, employee_id from raw_census
+         where active and employee_termination_date is null
+         except select 'missing from start', employee_id from snap where simulation_year = $y0 and not is_hire_of_year)
+        union all
+        (select 'not a census active', employee_id from snap where simulation_year = $y0 and not is_hire_of_year
+         except select 'not a census active', employee_id from raw_census
+         where active and employee_termination_date is null)
+        order by side, employee_id
+    """, {"y0": y0})
+    ctx.check(problems, "year Y+1 start population != year Y active snapshot rows", """
+        with actives as (select employee_id, simulation_year + 1 as next_year from fct_workforce_snapshot
+                         where employment_status = 'active' and simulation_year < $last),
+             starts as (select employee_id, simulation_year from snap
+                        where not is_hire_of_year and simulation_year > $y0)
+        (select 'active in Y, absent from Y+1 start' as side, employee_id, next_year as year from actives
+         except select 'active in Y, absent from Y+1 start', employee_id, simulation_year from starts)
+        union all
+        (select 'in Y+1 start, not active in Y', employee_id, simulation_year from starts
+         except select 'in Y+1 start, not active in Y', employee_id, next_year from actives)
+        order by year, side, employee_id
+    """, {"y0": y0, "last": ctx.years[-1]})
+    return problems
+
+
+# ------------------------------------------------------------------------------------------------ 3. identity
+
+
+def invariant_3_unique_keys_and_new_hire_identities(ctx: Ctx) -> list[str]:
+    problems: list[str] = []
+    ctx.check(problems, "(employee_id, simulation_year) duplicated in fct_workforce_snapshot", """
+        select employee_id, simulation_year, count(*) as n from fct_workforce_snapshot
+        group by all having count(*) > 1 order by all
+    """)
+    ctx.check(problems, "new-hire id hired more than once (across years)", """
+        select employee_id, list(simulation_year order by simulation_year) as years from hires
+        group by employee_id having count(*) > 1 order by employee_id
+    """)
+    ctx.check(problems, "new-hire id not NH_<Y>_<s:06d> with s = 1..H of its year", """
+        select employee_id, simulation_year from (
+            select *, row_number() over (partition by simulation_year order by employee_id) as s from hires)
+        where employee_id <> 'NH_' || simulation_year || '_' || lpad(CAST(s AS VARCHAR), 6, '0')
+        order by simulation_year, employee_id
+    """)
+    ctx.check(problems, "new-hire id that is also a census id", """
+        select h.employee_id, h.simulation_year from hires h join raw_census c using (employee_id) order by 1
+    """)
+    ctx.check(problems, "new-hire SSN also used by the census", """
+        select e.employee_id, e.employee_ssn, c.employee_id as census_id
+        from fct_yearly_events e join raw_census c on c.employee_ssn = e.employee_ssn
+        where e.event_type = 'hire' order by 1
+    """)
+    ctx.check(problems, "new-hire SSN given to more than one hire", """
+        select employee_ssn, list(employee_id order by employee_id) as ids from fct_yearly_events
+        where event_type = 'hire' group by employee_ssn having count(*) > 1 order by 1
+    """)
+    return problems
+
+
+# ------------------------------------------------------------------------------------------------ 4. compensation
+
+
+def invariant_4_no_null_compensation_and_hire_pay_in_band(ctx: Ctx) -> list[str]:
+    problems: list[str] = []
+    ctx.check(problems, "NULL compensation in fct_workforce_snapshot", """
+        select employee_id, simulation_year, current_compensation, full_year_equivalent_compensation,
+               prorated_annual_compensation
+        from fct_workforce_snapshot
+        where current_compensation is null or full_year_equivalent_compensation is null
+           or prorated_annual_compensation is null
+        order by simulation_year, employee_id
+    """)
+    ctx.check(problems, "NULL compensation_amount on a hire/promotion/raise/termination event", """
+        select employee_id, simulation_year, event_type, effective_date from fct_yearly_events
+        where event_type in ('hire', 'promotion', 'raise', 'termination') and compensation_amount is null
+        order by simulation_year, employee_id
+    """)
+    ctx.check(problems, "NULL previous_compensation on a promotion/raise event", """
+        select employee_id, simulation_year, event_type, compensation_amount from fct_yearly_events
+        where event_type in ('promotion', 'raise') and previous_compensation is null
+        order by simulation_year, employee_id
+    """)
+    ctx.check(problems, "hire pay outside 0.5 x band minimum .. 2 x band maximum of its level", """
+        select h.employee_id, h.simulation_year, h.level_id, h.hire_pay, l.min_compensation, l.max_compensation
+        from hires h left join config_job_levels l using (level_id)
+        where l.level_id is null or h.hire_pay is null
+           or h.hire_pay < 0.5 * l.min_compensation or h.hire_pay > 2 * l.max_compensation
+        order by h.simulation_year, h.employee_id
+    """)
+    return problems
+
+
+# ------------------------------------------------------------------------------------------------ 5. pay chain
+
+
+def invariant_5_pay_events_set_salary_and_carry_into_next_year(ctx: Ctx) -> list[str]:
+    problems: list[str] = []
+    # the last pay event (hire/promotion/raise) of the year, among events not after the person's termination
+    ctx.check(problems, "snapshot current_compensation != compensation_amount of the last pay event", """
+        with pay as (
+            select e.employee_id, e.simulation_year, e.event_type, e.compensation_amount,
+                   row_number() over (partition by e.employee_id, e.simulation_year
+                                      order by e.event_sequence desc) as recency
+            from fct_yearly_events e
+            join snap s using (employee_id, simulation_year)
+            where e.event_type in ('hire', 'promotion', 'raise')
+              and e.effective_date <= coalesce(s.termination_date, s.year_end)
+        )
+        select s.employee_id, s.simulation_year, p.event_type as last_pay_event, p.compensation_amount,
+               s.current_compensation
+        from snap s join pay p on p.employee_id = s.employee_id and p.simulation_year = s.simulation_year
+                              and p.recency = 1
+        where s.current_compensation is distinct from p.compensation_amount
+        order by s.simulation_year, s.employee_id
+    """)
+    ctx.check(problems, "people without pay events: current_compensation != start salary "
+                        "(census pay in Y0, else last year's full_year_equivalent_compensation)", """
+        select s.employee_id, s.simulation_year, s.start_salary, s.current_compensation
+        from snap s
+        where not exists (select 1 from fct_yearly_events e where e.employee_id = s.employee_id
+                          and e.simulation_year = s.simulation_year
+                          and e.event_type in ('hire', 'promotion', 'raise'))
+          and s.current_compensation is distinct from s.start_salary
+        order by s.simulation_year, s.employee_id
+    """)
+    ctx.check(problems, "active row whose full_year_equivalent_compensation != its year-end salary rate", """
+        select employee_id, simulation_year, current_compensation, full_year_equivalent_compensation
+        from fct_workforce_snapshot where employment_status = 'active'
+          and full_year_equivalent_compensation is distinct from current_compensation
+        order by simulation_year, employee_id
+    """)
+    # start salary of Y (= last year's full-year equivalent) is what the year's first pay change starts from,
+    # a raise after a promotion starts from the promotion's pay, a termination carries the start salary
+    ctx.check(problems, "pay event whose previous_compensation is not the salary in force before it", """
+        with chain as (
+            select e.employee_id, e.simulation_year, e.event_type, e.event_sequence, e.previous_compensation,
+                   lag(e.compensation_amount) over (partition by e.employee_id, e.simulation_year
+                                                    order by e.event_sequence) as prior_pay_event_amount
+            from fct_yearly_events e where e.event_type in ('hire', 'promotion', 'raise')
+        )
+        select c.employee_id, c.simulation_year, c.event_type, c.previous_compensation,
+               coalesce(c.prior_pay_event_amount, s.start_salary) as salary_before
+        from chain c join snap s using (employee_id, simulation_year)
+        where c.event_type in ('promotion', 'raise')
+          and c.previous_compensation is distinct from coalesce(c.prior_pay_event_amount, s.start_salary)
+        order by c.simulation_year, c.employee_id
+    """)
+    ctx.check(problems, "experienced termination whose compensation_amount != start salary", """
+        select e.employee_id, e.simulation_year, e.compensation_amount, s.start_salary
+        from fct_yearly_events e join snap s using (employee_id, simulation_year)
+        where e.event_type = 'termination' and not s.is_hire_of_year
+          and e.compensation_amount is distinct from s.start_salary
+        order by e.simulation_year, e.employee_id
+    """)
+    # continuing employees' pay growth: merit + COLA for everyone, plus the promotion effect (bounded by +3 pts)
+    merit_cola = ctx.rate("compensation.merit_budget") + ctx.rate("compensation.cola_rate")
+    growth = ctx.rows("""
+        select a.simulation_year, count(*), sum(b.current_compensation) / sum(a.current_compensation) - 1
+        from fct_workforce_snapshot a
+        join fct_workforce_snapshot b on b.employee_id = a.employee_id and b.simulation_year = a.simulation_year + 1
+        where a.detailed_status_code = 'continuous_active' and b.detailed_status_code = 'continuous_active'
+        group by all order by 1
+    """)
+    if [row[0] for row in growth] != ctx.years[:-1]:
+        problems.append(f"continuing-employee pay growth missing for some years: {growth}")
+    for year, people, rate in growth:
+        if not (float(merit_cola) <= rate <= float(merit_cola) + 0.03):
+            problems.append(f"[{ctx.name}] {year}->{year + 1}: average pay of {people} continuing employees grew "
+                            f"{rate:.4%}, outside merit + COLA {merit_cola:.2%} .. {merit_cola + Decimal('0.03'):.2%}")
+    return problems
+
+
+# ------------------------------------------------------------------------------------------------ 6. dates
+
+
+def invariant_6_event_dates_and_sequence(ctx: Ctx) -> list[str]:
+    problems: list[str] = []
+    ctx.check(problems, "event dated outside its simulation_year", """
+        select employee_id, simulation_year, event_type, effective_date from fct_yearly_events
+        where effective_date is null or year(effective_date) <> simulation_year
+        order by simulation_year, employee_id
+    """)
+    ctx.check(problems, "more than one termination / hire for a person-year", """
+        select employee_id, simulation_year, event_type, count(*) as n from fct_yearly_events
+        where event_type in ('termination', 'hire') group by all having count(*) > 1 order by all
+    """)
+    ctx.check(problems, "event dated after the person's termination", """
+        select e.employee_id, e.simulation_year, e.event_type, e.effective_date, t.effective_date as terminated
+        from fct_yearly_events e
+        join fct_yearly_events t on t.employee_id = e.employee_id and t.simulation_year = e.simulation_year
+                                and t.event_type = 'termination'
+        where e.effective_date > t.effective_date
+        order by e.simulation_year, e.employee_id
+    """)
+    ctx.check(problems, "event (or snapshot termination) dated before the person's hire date", """
+        select e.employee_id, e.simulation_year, e.event_type, e.effective_date, s.employee_hire_date
+        from fct_yearly_events e join fct_workforce_snapshot s using (employee_id, simulation_year)
+        where e.effective_date < s.employee_hire_date
+        union all
+        select employee_id, simulation_year, 'snapshot termination_date', termination_date, employee_hire_date
+        from fct_workforce_snapshot where termination_date < employee_hire_date
+        order by 2, 1
+    """)
+    ctx.check(problems, "event of a person who has no snapshot row that year", """
+        select e.employee_id, e.simulation_year, e.event_type from fct_yearly_events e
+        anti join fct_workforce_snapshot s using (employee_id, simulation_year)
+        order by e.simulation_year, e.employee_id
+    """)
+    ctx.check(problems, "hire event date != snapshot hire date, or snapshot termination date != event", """
+        select s.employee_id, s.simulation_year, s.employee_hire_date, h.hire_date,
+               s.termination_date, t.effective_date as termination_event
+        from fct_workforce_snapshot s
+        left join hires h using (employee_id, simulation_year)
+        left join fct_yearly_events t on t.employee_id = s.employee_id and t.simulation_year = s.simulation_year
+                                     and t.event_type = 'termination'
+        where (h.employee_id is not null and h.hire_date is distinct from s.employee_hire_date)
+           or s.termination_date is distinct from t.effective_date
+        order by s.simulation_year, s.employee_id
+    """)
+    ctx.check(problems, "enrollment not between hire and termination (snapshot enrollment_date < hire date "
+                        "or enrollment event outside hire..termination)", """
+        select employee_id, simulation_year, 'snapshot' as source, enrollment_date, employee_hire_date,
+               termination_date
+        from fct_workforce_snapshot where enrollment_date < employee_hire_date
+        union all
+        select e.employee_id, e.simulation_year, e.event_type, e.effective_date, s.employee_hire_date,
+               s.termination_date
+        from fct_yearly_events e join fct_workforce_snapshot s using (employee_id, simulation_year)
+        where e.event_type in ('enrollment', 'enrollment_change')
+          and (e.effective_date < s.employee_hire_date or e.effective_date > s.termination_date)
+        order by 2, 1
+    """)
+    ctx.check(problems, "event_sequence differs from the order by date then type (simulation.md 3)", f"""
+        select employee_id, simulation_year, event_type, effective_date, event_sequence, expected from (
+            select *, rank() over (partition by employee_id, simulation_year
+                                   order by effective_date, {TYPE_RANK_SQL}) as expected
+            from fct_yearly_events)
+        where event_sequence is distinct from expected
+        order by simulation_year, employee_id, event_sequence
+    """)
+    ctx.check(problems, "event_sequence is not exactly 1..n for a person-year", """
+        select employee_id, simulation_year, list(event_sequence order by event_sequence) as sequences
+        from fct_yearly_events group by all
+        having min(event_sequence) <> 1 or max(event_sequence) <> count(*)
+            or count(distinct event_sequence) <> count(*)
+        order by simulation_year, employee_id
+    """)
+    return problems
+
+
+# ------------------------------------------------------------------------------------------------ 7. aging
+
+
+def invariant_7_age_and_tenure_advance_one_year(ctx: Ctx) -> list[str]:
+    problems: list[str] = []
+    ctx.check(problems, "age or tenure not exactly +1 (or birth/hire date, SSN changed) between consecutive years", """
+        select a.employee_id, a.simulation_year, a.current_age, b.current_age as next_age,
+               a.current_tenure, b.current_tenure as next_tenure
+        from fct_workforce_snapshot a
+        join fct_workforce_snapshot b on b.employee_id = a.employee_id and b.simulation_year = a.simulation_year + 1
+        where b.current_age is distinct from a.current_age + 1
+           or b.current_tenure is distinct from a.current_tenure + 1
+           or b.employee_birth_date is distinct from a.employee_birth_date
+           or b.employee_hire_date is distinct from a.employee_hire_date
+           or b.employee_ssn is distinct from a.employee_ssn
+        order by a.simulation_year, a.employee_id
+    """)
+    # first year: completed years as of Dec 31 of Y0 - 1, i.e. (Y0 - 1) - birth/hire year; hires start at tenure 0
+    ctx.check(problems, "first-year age/tenure not as of Dec 31 of the census year, or hire tenure != 0", """
+        select employee_id, simulation_year, employee_birth_date, current_age, employee_hire_date, current_tenure
+        from snap
+        where (simulation_year = $y0 and not is_hire_of_year
+               and (current_age <> $y0 - 1 - year(employee_birth_date)
+                    or current_tenure <> $y0 - 1 - year(employee_hire_date)))
+           or (is_hire_of_year and current_tenure <> 0)
+        order by simulation_year, employee_id
+    """, {"y0": ctx.years[0]})
+    return problems
+
+
+# ------------------------------------------------------------------------------------------------ 8. pay limits
+
+
+def invariant_8_prorated_pay_and_contribution_limits(ctx: Ctx) -> list[str]:
+    problems: list[str] = []
+    match_rate, max_match = ctx.rate("employer_match.rate"), ctx.rate("employer_match.max_match_percentage")
+    limit_years = {row[0] for row in ctx.rows("select limit_year from config_irs_limits")}
+    if not set(ctx.years) <= limit_years:
+        problems.append(f"config_irs_limits misses years {set(ctx.years) - limit_years}")
+    ctx.check(problems, "prorated pay above the highest salary held in the year, or negative", """
+        with events as (
+            select employee_id, simulation_year, max(compensation_amount) as highest_event_pay
+            from fct_yearly_events where event_type in ('hire', 'promotion', 'raise') group by all
+        )
+        select s.employee_id, s.simulation_year, s.prorated_annual_compensation, s.start_salary,
+               e.highest_event_pay
+        from snap s left join events e using (employee_id, simulation_year)
+        where s.prorated_annual_compensation < 0
+           or s.prorated_annual_compensation > greatest(s.start_salary, e.highest_event_pay)
+           or (s.start_salary is null and e.highest_event_pay is null)
+        order by s.simulation_year, s.employee_id
+    """)
+    ctx.check(problems, "employee_contribution above the IRS limit for the age, or irs_limit_applied wrong", """
+        select s.employee_id, s.simulation_year, s.current_age, s.prorated_annual_compensation,
+               s.current_deferral_rate, s.employee_contribution, s.irs_limit_applied,
+               CASE WHEN s.current_age >= 50 THEN i.catch_up_limit ELSE i.base_limit END as irs_limit
+        from fct_workforce_snapshot s join config_irs_limits i on i.limit_year = s.simulation_year
+        where s.employee_contribution is null or s.employee_contribution < 0
+           or s.employee_contribution > CASE WHEN s.current_age >= 50 THEN i.catch_up_limit ELSE i.base_limit END
+           or s.irs_limit_applied is distinct from (s.prorated_annual_compensation * s.current_deferral_rate
+                   > CASE WHEN s.current_age >= 50 THEN i.catch_up_limit ELSE i.base_limit END)
+           or s.employee_contribution <> least(round(s.prorated_annual_compensation * s.current_deferral_rate, 2),
+                   CASE WHEN s.current_age >= 50 THEN i.catch_up_limit ELSE i.base_limit END)
+        order by s.simulation_year, s.employee_id
+    """)
+    # money is rounded to the cent (half away from zero, monotone): the bound is the product rounded to the cent
+    ctx.check(problems, "employer match above rate x max_match x prorated pay (or above rate x contribution)", f"""
+        select employee_id, simulation_year, prorated_annual_compensation, employee_contribution,
+               employer_match_amount
+        from fct_workforce_snapshot
+        where employer_match_amount is null or employer_match_amount < 0
+           or employer_match_amount > round(prorated_annual_compensation * {match_rate} * {max_match}, 2)
+           or employer_match_amount > round(employee_contribution * {match_rate}, 2)
+        order by simulation_year, employee_id
+    """)
+    ctx.check(problems, "terminated person with employer match or core", """
+        select employee_id, simulation_year, detailed_status_code, employer_match_amount, employer_core_amount
+        from fct_workforce_snapshot
+        where employment_status = 'terminated' and (employer_match_amount <> 0 or employer_core_amount <> 0)
+        order by simulation_year, employee_id
+    """)
+    ctx.check(problems, "total_employer_contributions != match + core", """
+        select employee_id, simulation_year, employer_match_amount, employer_core_amount, total_employer_contributions
+        from fct_workforce_snapshot
+        where total_employer_contributions is distinct from employer_match_amount + employer_core_amount
+        order by simulation_year, employee_id
+    """)
+    return problems
+
+
+# ------------------------------------------------------------------------------------------------ 9. deferrals
+
+
+def invariant_9_deferral_rates_change_only_through_events(ctx: Ctx) -> list[str]:
+    problems: list[str] = []
+    cap = ctx.rate("deferral_auto_escalation.cap")
+    increment = ctx.rate("deferral_auto_escalation.increment")
+    deferral_events = """
+        select e.*, row_number() over w as k, count(*) over person_year as n,
+               lag(e.employee_deferral_rate) over w as prior_event_rate
+        from fct_yearly_events e
+        where e.event_type in ('enrollment', 'enrollment_change', 'deferral_escalation')
+        window person_year as (partition by e.employee_id, e.simulation_year),
+               w as (person_year order by e.event_sequence)
+    """
+    ctx.check(problems, "deferral rate changed between consecutive years without a deferral event of Y+1 "
+                        "ending at the new rate", f"""
+        with d as ({deferral_events})
+        select b.employee_id, b.simulation_year, a.current_deferral_rate as rate_in_y,
+               b.current_deferral_rate as rate_in_y_plus_1, d.event_type as last_deferral_event,
+               d.employee_deferral_rate as last_event_rate
+        from fct_workforce_snapshot a
+        join fct_workforce_snapshot b on b.employee_id = a.employee_id and b.simulation_year = a.simulation_year + 1
+        left join d on d.employee_id = b.employee_id and d.simulation_year = b.simulation_year and d.k = d.n
+        where a.current_deferral_rate is distinct from b.current_deferral_rate
+          and d.employee_deferral_rate is distinct from b.current_deferral_rate
+        order by b.simulation_year, b.employee_id
+    """)
+    ctx.check(problems, "year-end deferral rate != last deferral event's rate (or the start rate without events)",
+              f"""
+        with d as ({deferral_events})
+        select s.employee_id, s.simulation_year, s.start_rate, s.current_deferral_rate, d.event_type,
+               d.employee_deferral_rate as last_event_rate
+        from snap s
+        left join d on d.employee_id = s.employee_id and d.simulation_year = s.simulation_year and d.k = d.n
+        where s.current_deferral_rate is distinct from coalesce(d.employee_deferral_rate, s.start_rate)
+        order by s.simulation_year, s.employee_id
+    """)
+    ctx.check(problems, "deferral event whose prev_employee_deferral_rate is not the rate in force before it", f"""
+        with d as ({deferral_events})
+        select d.employee_id, d.simulation_year, d.event_type, d.event_sequence, d.prev_employee_deferral_rate,
+               coalesce(d.prior_event_rate, s.start_rate) as rate_before
+        from d join snap s using (employee_id, simulation_year)
+        where d.prev_employee_deferral_rate is distinct from coalesce(d.prior_event_rate, s.start_rate)
+        order by d.simulation_year, d.employee_id
+    """)
+    ctx.check(problems, f"escalation that lowers the rate, passes the cap {cap}, or is not min(cap, rate + "
+                        f"{increment})", f"""
+        select employee_id, simulation_year, prev_employee_deferral_rate, employee_deferral_rate, effective_date
+        from fct_yearly_events where event_type = 'deferral_escalation'
+          and (employee_deferral_rate is null or prev_employee_deferral_rate is null
+               or employee_deferral_rate < prev_employee_deferral_rate
+               or employee_deferral_rate > {cap}
+               or employee_deferral_rate <> least({cap}, prev_employee_deferral_rate + {increment}))
+        order by simulation_year, employee_id
+    """)
+    ctx.check(problems, "more than one escalation for a person-year", """
+        select employee_id, simulation_year, count(*) as n from fct_yearly_events
+        where event_type = 'deferral_escalation' group by all having count(*) > 1 order by all
+    """)
+    return problems
+
+
+INVARIANTS = (invariant_1_headcount_quotas_and_hires_by_level, invariant_2_start_population_is_last_years_actives, invariant_3_unique_keys_and_new_hire_identities, invariant_4_no_null_compensation_and_hire_pay_in_band, invariant_5_pay_events_set_salary_and_carry_into_next_year, invariant_6_event_dates_and_sequence, invariant_7_age_and_tenure_advance_one_year, invariant_8_prorated_pay_and_contribution_limits, invariant_9_deferral_rates_change_only_through_events)
+
+
+def check_invariants(run: PlanwiseRun, name: str = "run") -> list[str]:
+    """Every invariant on a finished run; an empty list means all hold."""
+    ctx = open_context(run, name)
+    try:
+        return [problem for invariant in INVARIANTS for problem in invariant(ctx)]
+    finally:
+        ctx.con.close()
