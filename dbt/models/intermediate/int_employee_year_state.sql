@@ -54,25 +54,26 @@ bounded_periods as (
         s.employee_id,
         s.salary,
         s.period_start,
-        coalesce(lead(s.period_start) over (partition by s.employee_id order by s.period_start, s.period_order) - 1,
-                 e.employed_to) as period_end,
-        row_number() over (partition by s.employee_id order by s.period_start desc, s.period_order desc) as recency
+        e.employed_from,
+        e.employed_to,
+        lead(s.period_start) over person_periods as next_start
     from salary_periods s
     join employment e using (employee_id)
+    window person_periods as (partition by s.employee_id order by s.period_start, s.period_order)
 ),
 
 pay as (
     select
-        b.employee_id,
+        employee_id,
         -- cents x days, integer; half-up division by the days in the year
-        CAST((2 * sum(CAST(b.salary * 100 AS HUGEINT)
-                      * greatest(0, least(b.period_end, e.employed_to) - greatest(b.period_start, e.employed_from) + 1))
+        CAST((2 * sum(CAST(salary * 100 AS HUGEINT)
+                      * greatest(0, least(coalesce(next_start - 1, employed_to), employed_to)
+                                    - greatest(period_start, employed_from) + 1))
               + {{ days_in_year() }}) // (2 * {{ days_in_year() }}) AS DECIMAL(18, 0)) / 100 as prorated_annual_compensation,
-        max(b.salary) filter (where b.recency = 1) as current_compensation,
-        max(b.salary) as highest_compensation
-    from bounded_periods b
-    join employment e using (employee_id)
-    group by b.employee_id
+        max(salary) filter (where next_start is null) as current_compensation,
+        max(salary) as highest_compensation
+    from bounded_periods
+    group by employee_id
 ),
 
 deferral_changes as (

@@ -22,9 +22,7 @@ eligible as (
         {{ guarded('a.multiplier * t.multiplier', 'a.multiplier is null or t.multiplier is null',
                    "'config_promotion_hazard has no multiplier for age band ' || p.age_band || ' / tenure band ' || p.tenure_band || ': add the row to the seed'") }}
             * {{ var('promotion__base_rate') }}
-            * greatest(0, 1 - {{ var('promotion__level_dampener') }} * (p.level_id - 1)) as promotion_probability,
-        {{ var('promotion__raise_min') }}
-            + {{ u('promo_raise', 'p.employee_id') }} * ({{ var('promotion__raise_max') }} - {{ var('promotion__raise_min') }}) as raise_pct
+            * greatest(0, 1 - {{ var('promotion__level_dampener') }} * (p.level_id - 1)) as promotion_probability
     from population p
     left join hazard a on a.dimension = 'age' and a.band = p.age_band
     left join hazard t on t.dimension = 'tenure' and t.band = p.tenure_band
@@ -32,6 +30,15 @@ eligible as (
       and p.current_tenure >= 1
       and p.current_age < 65
       and p.employee_id not in (select employee_id from early_leavers)
+),
+
+promoted as (
+    select
+        *,
+        {{ var('promotion__raise_min') }}
+            + {{ u('promo_raise', 'employee_id') }} * ({{ var('promotion__raise_max') }} - {{ var('promotion__raise_min') }}) as raise_pct
+    from eligible
+    where {{ u('promo', 'employee_id') }} < promotion_probability
 )
 
 select
@@ -52,5 +59,4 @@ select
     tenure_band,
     promotion_probability as event_probability,
     'promotion' as event_category
-from eligible
-where {{ u('promo', 'employee_id') }} < promotion_probability
+from promoted
