@@ -1,7 +1,9 @@
-"""Command line: `planwise run`, `planwise census generate`. Same as `python -m navigator_orchestrator.cli`.
+"""Command line: `planwise run`, `planwise backup create|list|verify|restore`, `planwise census generate`.
+Same as `python -m navigator_orchestrator.cli`.
 
 Every failure ends with one line on stderr naming what is wrong and how to fix it, and a non-zero exit code
-(2 for bad input, which never touches a database or file).
+(2 for bad input, which never touches a database or file; 75 for a database in use; RECOVERY.md lists them).
+Every line printed passes through `masking.mask`.
 """
 
 from __future__ import annotations
@@ -13,8 +15,11 @@ from pathlib import Path
 
 from dotenv import load_dotenv
 
-from .errors import InputError, PlanwiseError
+from .errors import BackupError, InputError, PlanwiseError
+from .masking import mask
 from .paths import resolve_db_path
+
+DB_HELP = "DuckDB file (default: $DB_PATH, else dbt/simulation.duckdb)"
 
 
 class _Parser(argparse.ArgumentParser):
@@ -34,9 +39,25 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--config", type=Path, help="YAML config (default: config/simulation_config.yaml)")
     run.add_argument("--census", type=Path, help="census in PlanWise format, .parquet or .csv "
                                                   "(default: the bundled 5,000-person census, made on first use)")
-    run.add_argument("--db", help="DuckDB file (default: $DB_PATH, else dbt/simulation.duckdb)")
+    run.add_argument("--db", help=DB_HELP)
     run.add_argument("--threads", type=_threads, default=min(4, os.cpu_count() or 1),
                      help="dbt and DuckDB threads, 1..64 (results are identical for any value)")
+    run.add_argument("--no-backup", action="store_true",
+                     help="do not back up the existing database before the run (recorded in the summary)")
+
+    backup = commands.add_parser("backup", help="verified copies of the database in backups/ beside it")
+    backup_commands = backup.add_subparsers(dest="backup_command", required=True, parser_class=_Parser)
+    create = backup_commands.add_parser("create", help="back up the database now (verified, rotated)")
+    listing = backup_commands.add_parser("list", help="list the database's backups, oldest first")
+    verify = backup_commands.add_parser("verify", help="check backups against their manifests and open them")
+    verify.add_argument("path", nargs="?", type=Path, help="backup file (default: latest and every listed backup)")
+    restore = backup_commands.add_parser("restore", help="verify a backup, back up the database, replace it")
+    restore.add_argument("path", nargs="?", type=Path, help="backup file (default: backups/backup_latest.duckdb)")
+    for command in (create, listing, verify, restore):
+        command.add_argument("--db", help=DB_HELP)
+    for command in (create, restore):
+        command.add_argument("--config", type=Path, help="YAML config whose backup.keep applies "
+                                                         "(default: config/simulation_config.yaml)")
 
     census = commands.add_parser("census", help="census files")
     census_commands = census.add_subparsers(dest="census_command", required=True, parser_class=_Parser)
@@ -85,14 +106,110 @@ def _run(args: argparse.Namespace) -> int:
         overrides["simulation.random_seed"] = args.seed
     config = load_config(args.config, overrides)
     census = args.census.resolve() if args.census else None
-    request = RunRequest(config=config, db_path=resolve_db_path(args.db), census_path=census, threads=args.threads)
+    request = RunRequest(config=config, db_path=resolve_db_path(args.db), census_path=census, threads=args.threads,
+                         backup=not args.no_backup)
     result = simulate(request)
     if result.status != "success":
-        print(f"planwise: error: {result.errors[-1]}", file=sys.stderr)
-        print(f"summary: {result.summary_path}", file=sys.stderr)
+        _error(result.errors[0])  # the cause; later entries are consequences (e.g. run_metadata not recorded)
+        print(mask(f"summary: {result.summary_path}"), file=sys.stderr)
         return result.exit_code or 1
     print_run_table(result)
     return 0
+
+
+def _backup(args: argparse.Namespace) -> int:
+    from . import backup
+    from .config import load_config
+    from .locking import run_lock
+    from .pipeline import new_run_id
+
+    db_path = resolve_db_path(args.db)
+    if args.backup_command == "list":
+        return _list_backups(db_path)
+    if args.backup_command == "verify":
+        return _verify_backups(db_path, args.path)
+    if not db_path.parent.is_dir():
+        raise InputError(f"--db {db_path}: folder {db_path.parent} does not exist", "point --db at the database")
+    keep = load_config(args.config).get("backup.keep")
+    operation_id = new_run_id()
+    if args.backup_command == "create":
+        if not db_path.is_file():
+            raise InputError(f"no database at {db_path}", "point --db (or DB_PATH) at an existing database")
+        with run_lock(db_path, operation_id, "planwise backup create", _say):
+            made = backup.create_backup(db_path, operation_id, keep)
+        _say(f"backup: {made.path} (verified; {backup.LATEST} replaced; keeping the newest {keep})")
+        return 0
+    source = _backup_file(db_path, args.path)
+    with run_lock(db_path, operation_id, "planwise backup restore", _say):
+        restored = backup.restore_backup(db_path, source, operation_id, keep)
+    _say(f"restored {db_path} from {restored.backup.path} (verified, taken {restored.backup.manifest['created_at']})")
+    if restored.previous is not None:
+        _say(f"the database it replaced is backed up as {restored.previous.path}")
+    if restored.set_aside is not None:
+        _say(f"the database it replaced could not be read; it was moved to {restored.set_aside}")
+    return 0
+
+
+def _list_backups(db_path: Path) -> int:
+    from . import backup
+
+    backups = backup.list_backups(db_path)
+    if not backups:
+        _say(f"no backups of {db_path} in {backup.folder_of(db_path)} "
+             "(one is made before each run; `planwise backup create` makes one now)")
+        return 0
+    _say(f"backups of {db_path} in {backup.folder_of(db_path)}, oldest first:")
+    for item in backups:
+        _say(f"  {item.describe()}")
+    latest = backup.latest_backup(db_path)
+    if latest is not None:
+        _say(f"  {latest.path.name}: copy of {latest.manifest.get('copy_of', '?')}")
+    return 0
+
+
+def _verify_backups(db_path: Path, path: Path | None) -> int:
+    from . import backup
+
+    if path is not None:
+        checked = backup.verify_backup(_backup_file(db_path, path))
+        _say(f"ok: {checked.path} matches its manifest ({len(checked.tables)} tables, sha256 {checked.sha256[:16]}...)")
+        return 0
+    latest = backup.latest_backup(db_path)
+    paths = [b.path for b in backup.list_backups(db_path)] + ([latest.path] if latest else [])
+    if not paths:
+        _say(f"no backups of {db_path} to verify in {backup.folder_of(db_path)}")
+        return 0
+    failed = []
+    for candidate in paths:
+        try:
+            backup.verify_backup(candidate)
+            _say(f"ok: {candidate.name}")
+        except BackupError as error:
+            _say(f"FAILED: {candidate.name}: {error.message}")
+            failed.append(candidate.name)
+    if failed:
+        raise BackupError(f"{len(failed)} of {len(paths)} backups failed verification: {', '.join(failed)}",
+                          "delete them, and restore only from one that verifies: `planwise backup list`")
+    return 0
+
+
+def _backup_file(db_path: Path, path: Path | None) -> Path:
+    """A backup given by path, or by file name inside the database's backup folder; default latest."""
+    from . import backup
+
+    if path is None:
+        return backup.latest_path(db_path)
+    if path.exists() or path.is_absolute():
+        return path.resolve()
+    return backup.folder_of(db_path) / path
+
+
+def _say(line: str) -> None:
+    print(mask(line))
+
+
+def _error(message: str) -> None:
+    print(mask(f"planwise: error: {message}"), file=sys.stderr)
 
 
 def _census(args: argparse.Namespace) -> int:
@@ -109,9 +226,9 @@ def main(argv: list[str] | None = None) -> int:
     load_dotenv(Path.cwd() / ".env", override=False)
     args = build_parser().parse_args(argv)
     try:
-        return _run(args) if args.command == "run" else _census(args)
+        return {"run": _run, "backup": _backup, "census": _census}[args.command](args)
     except PlanwiseError as error:
-        print(f"planwise: error: {error}", file=sys.stderr)
+        _error(str(error))
         return error.exit_code
     except KeyboardInterrupt:
         print("planwise: interrupted", file=sys.stderr)

@@ -41,12 +41,16 @@ __all__ = [
     "schema_markdown",
 ]
 
-INT, NUMBER, BOOL, DATE, CHOICE = "int", "number", "bool", "date", "choice"
+INT, NUMBER, BOOL, DATE, CHOICE, NAMES = "int", "number", "bool", "date", "choice", "names"
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
 @dataclass(frozen=True)
 class Setting:
-    """One configuration key. `lo_open`/`hi_open` make a bound exclusive (e.g. an increment must be > 0)."""
+    """One configuration key. `lo_open`/`hi_open` make a bound exclusive (e.g. an increment must be > 0).
+
+    `simulated=False` marks a key of the orchestrator (backups, environment) that cannot change a result: it is
+    not sent to dbt and not part of `digest()`, so changing it neither alters nor invalidates a run's identity."""
 
     key: str
     kind: str
@@ -57,6 +61,7 @@ class Setting:
     lo_open: bool = False
     hi_open: bool = False
     choices: tuple[str, ...] = ()
+    simulated: bool = True
 
     @property
     def dbt_var(self) -> str:
@@ -70,6 +75,8 @@ class Setting:
             return "true or false"
         if self.kind == CHOICE:
             return "one of " + ", ".join(repr(c) for c in self.choices)
+        if self.kind == NAMES:
+            return "a list of environment variable names (letters, digits, _), e.g. [PLANWISE_API_TOKEN]"
         noun = {INT: "an integer", NUMBER: "a number", DATE: "a date YYYY-MM-DD"}[self.kind]
         lo, hi = _fmt(self.lo), _fmt(self.hi)
         if self.lo_open or self.hi_open:
@@ -90,6 +97,8 @@ class Setting:
             value = _as_date(raw)
         elif self.kind == CHOICE:
             value = raw if isinstance(raw, str) and raw in self.choices else None
+        elif self.kind == NAMES:
+            return _check_names(raw, self.allowed)
         if value is None or not self._in_range(value):
             return None, f"expected {self.allowed}, got {_describe(raw)}"
         return value, None
@@ -149,6 +158,10 @@ SCHEMA: tuple[Setting, ...] = (
     _rate("employer_core_contribution.rate", 0.02, "core contribution, share of prorated pay"),
     Setting("employer_core_contribution.minimum_hours", INT, 1000,
             "hours worked in the year needed for match and core (2080 x days employed / days in year)", 0, 2080),
+    Setting("backup.keep", INT, 5, "verified backups kept in backups/ beside the database; older ones are deleted "
+            "after each new backup", 1, 1000, simulated=False),
+    Setting("environment.required", NAMES, (), "environment variables (or .env entries) that must be set before a "
+            "run starts; a missing one stops it with exit code 2, nothing touched", simulated=False),
 )
 
 SCHEMA_BY_KEY: Mapping[str, Setting] = MappingProxyType({s.key: s for s in SCHEMA})
@@ -217,13 +230,16 @@ class SimulationConfig:
         return SimulationConfig(values, self.source)
 
     def dbt_vars(self) -> dict[str, Any]:
-        """Flat JSON-able dict for `dbt --vars`: names are `Setting.dbt_var`, dates 'YYYY-MM-DD' strings."""
-        return {SCHEMA_BY_KEY[k].dbt_var: _jsonable(v) for k, v in self.values.items()}
+        """Flat JSON-able dict for `dbt --vars` of the simulated keys: names are `Setting.dbt_var`, dates
+        'YYYY-MM-DD' strings."""
+        return {SCHEMA_BY_KEY[k].dbt_var: _jsonable(v) for k, v in self.values.items() if SCHEMA_BY_KEY[k].simulated}
 
     def digest(self) -> str:
-        """sha256 of the canonical JSON of the values: identifies a configuration across runs and key order."""
+        """sha256 of the canonical JSON of the simulated values: identifies a configuration (what a run computes)
+        across runs and key order; orchestrator keys (backup.keep, environment.required) are left out."""
         canonical = json.dumps(
-            {k: _jsonable(v) for k, v in self.values.items()}, sort_keys=True, separators=(",", ":"), allow_nan=False
+            {k: _jsonable(v) for k, v in self.values.items() if SCHEMA_BY_KEY[k].simulated},
+            sort_keys=True, separators=(",", ":"), allow_nan=False,
         )
         return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
@@ -235,7 +251,7 @@ class SimulationConfig:
             node = nested
             for part in parents:
                 node = node.setdefault(part, {})
-            node[leaf] = value
+            node[leaf] = list(value) if isinstance(value, tuple) else value
         return nested
 
 
@@ -438,7 +454,21 @@ def _as_date(raw: Any) -> dt.date | None:
     return None
 
 
+def _check_names(raw: Any, allowed: str) -> tuple[Any, str | None]:
+    """A list of distinct environment variable names, kept as a tuple (the config is immutable)."""
+    if not isinstance(raw, (list, tuple)):
+        return None, f"expected {allowed}, got {_describe(raw)}"
+    for position, name in enumerate(raw):
+        if not (isinstance(name, str) and _ENV_NAME.fullmatch(name)):
+            return None, f"expected {allowed}, got {_describe(name)} at position {position + 1}"
+        if name in raw[:position]:
+            return None, f"expected {allowed}, got {name} twice"
+    return tuple(raw), None
+
+
 def _jsonable(value: Any) -> Any:
+    if isinstance(value, tuple):
+        return list(value)
     return value.isoformat() if isinstance(value, dt.date) else value
 
 
@@ -448,6 +478,8 @@ def _fmt(value: Any) -> str:
         return "true" if value else "false"
     if isinstance(value, dt.date):
         return value.isoformat()
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(value) + "]"
     return str(value) if isinstance(value, str) else repr(value)
 
 
@@ -488,7 +520,8 @@ def schema_markdown() -> str:
     """The settings as a markdown table (key, type, default, allowed values, dbt var, meaning) for the docs."""
     rows = ["| key | default | allowed | dbt var | meaning |", "|---|---|---|---|---|"]
     for s in SCHEMA:
-        rows.append(f"| `{s.key}` | `{_fmt(s.default)}` | {s.allowed} | `{s.dbt_var}` | {s.doc} |")
+        dbt_var = f"`{s.dbt_var}`" if s.simulated else "(orchestrator only)"
+        rows.append(f"| `{s.key}` | `{_fmt(s.default)}` | {s.allowed} | {dbt_var} | {s.doc} |")
     rows += ["", "Cross-key rules: " + "; ".join(f"`{a}` <= `{b}`" for a, b in CROSS_RULES) + "."]
     return "\n".join(rows) + "\n"
 

@@ -2,7 +2,8 @@
 
 A CLI `dbt run` pays 2.5-3 s of start-up; in-process with a reused manifest it is 0.2-0.3 s. dbt keeps global
 state, so one invocation at a time per process. Every run gets its own target and log folders so parallel runs
-and test workers never overwrite each other's artifacts or write into the checkout.
+and test workers never overwrite each other's artifacts or write into the checkout. dbt copies the process's
+command line into its log and run_results.json, so both pass through `masking.mask` after every invocation.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import SimulationError
+from .masking import mask_file
 from .paths import DBT_DIR
 
 
@@ -67,7 +69,11 @@ class DbtRunner:
 
         self._environment()
         self.invocations.append(command)
-        result = dbtRunner(manifest=self._manifest).invoke(self._args(command, extra))
+        try:
+            result = dbtRunner(manifest=self._manifest).invoke(self._args(command, extra))
+        finally:
+            for written in [*(self.work_dir / "logs").glob("*.log"), self.work_dir / "target" / "run_results.json"]:
+                mask_file(written)
         if result.exception is not None:
             raise SimulationError(f"dbt {command} failed: {_one_line(result.exception)}",
                                   "read the dbt log under the run's folder, fix the model or input, run again")

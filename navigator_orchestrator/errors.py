@@ -33,3 +33,15 @@ class CensusError(InputError):
 
 class SimulationError(PlanwiseError):
     """The simulation itself failed (a dbt model failed, an invariant check failed)."""
+
+
+class LockError(PlanwiseError):
+    """The database is in use (another planwise run, or another program holding DuckDB's file lock).
+
+    Its own exit code (75, EX_TEMPFAIL: "try again later") lets a scheduler tell "busy" from "broken"."""
+
+    exit_code = 75
+
+
+class BackupError(PlanwiseError):
+    """A backup could not be made, verified or restored; the live database was left as it was."""

@@ -1,9 +1,10 @@
-"""The human-readable end of a run: one table of per-year figures."""
+"""The human-readable end of a run: one table of per-year figures (masked like every line the CLI prints)."""
 
 from __future__ import annotations
 
 from decimal import Decimal
 
+from .masking import mask
 from .pipeline import RunResult
 
 _COLUMNS = (
@@ -26,6 +27,6 @@ def print_run_table(result: RunResult) -> None:
     header = [name for name, _ in _COLUMNS] + ["time"]
     widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
     for row in [header, *rows]:
-        print("  ".join(cell.rjust(width) for cell, width in zip(row, widths)))
-    print(f"run {result.run_id}: {result.status} in {result.duration_seconds:.1f}s, "
-          f"{len(result.dbt_invocations)} dbt invocations; summary {result.summary_path}")
+        print(mask("  ".join(cell.rjust(width) for cell, width in zip(row, widths))))
+    print(mask(f"run {result.run_id}: {result.status} in {result.duration_seconds:.1f}s, "
+          f"{len(result.dbt_invocations)} dbt invocations; summary {result.summary_path}"))

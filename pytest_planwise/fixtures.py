@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import asdict
 from decimal import Decimal
 from pathlib import Path
@@ -17,10 +16,10 @@ from .runs import PlanwiseRun, RunSpec, build_run, file_lock, isolated_copy
 
 
 @pytest.fixture(scope="session")
-def planwise_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def planwise_root(tmp_path_factory: pytest.TempPathFactory, pytestconfig: pytest.Config) -> Path:
     """Where runs are built: shared by all xdist workers of this session, private to the session."""
     base = tmp_path_factory.getbasetemp()
-    root = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+    root = base.parent if hasattr(pytestconfig, "workerinput") else base  # xdist worker: the session's folder
     return root / "planwise"
 
 

@@ -27,6 +27,8 @@ from navigator_orchestrator.errors import ConfigError
 
 SCHEMA_DEFAULTS = {s.key: s.default for s in SCHEMA}
 NUMERIC = [s for s in SCHEMA if s.kind in ("int", "number")]
+# keys of the orchestrator (backups, environment): not sent to dbt, not part of the digest
+ORCHESTRATOR_KEYS = {"backup.keep", "environment.required"}
 
 
 def write(tmp_path: Path, text: str, name: str = "config.yaml") -> Path:
@@ -65,7 +67,8 @@ def test_defaults_file_loads_and_equals_schema_defaults():
 
 
 def test_spec_defaults_are_the_schema_defaults():
-    """The table of simulation.md 1.2, restated independently, so a wrong schema default fails here."""
+    """The table of simulation.md 1.2, restated independently, so a wrong schema default fails here; then the
+    orchestrator's own keys (issue 4: backups, required environment variables)."""
     expected = {
         "simulation.start_year": 2025, "simulation.end_year": 2029, "simulation.random_seed": 42,
         "simulation.target_growth_rate": 0.03, "workforce.total_termination_rate": 0.12,
@@ -84,7 +87,9 @@ def test_spec_defaults_are_the_schema_defaults():
         "employer_match.max_match_percentage": 0.06, "employer_core_contribution.enabled": True,
         "employer_core_contribution.rate": 0.02, "employer_core_contribution.minimum_hours": 1000,
     }
-    assert SCHEMA_DEFAULTS == expected
+    assert {k: v for k, v in SCHEMA_DEFAULTS.items() if k not in ORCHESTRATOR_KEYS} == expected
+    assert {k: SCHEMA_DEFAULTS[k] for k in ORCHESTRATOR_KEYS} == {"backup.keep": 5, "environment.required": ()}
+    assert {s.key for s in SCHEMA if not s.simulated} == ORCHESTRATOR_KEYS
 
 
 def test_yaml_file_holds_every_schema_key_no_more_no_fewer():
@@ -148,6 +153,12 @@ def test_ints_accepted_for_numbers_and_stored_as_float(tmp_path):
         ("employer_match", "rate", "{a: 1}", "employer_match.rate: expected a number in 0..1, got a mapping"),
         ("employer_match", "rate", "null", "employer_match.rate: expected a number in 0..1, got null"),
         ("employer_core_contribution", "minimum_hours", "1000.5", "expected an integer in 0..2080, got 1000.5"),
+        ("backup", "keep", "'5'", "backup.keep: expected an integer in 1..1000, got '5'"),
+        ("environment", "required", "PLANWISE_API_TOKEN", "environment.required: expected a list of environment "
+                                                          "variable names"),
+        ("environment", "required", "[OK, 1BAD]", "got '1BAD' at position 2"),
+        ("environment", "required", "[A, 3]", "got 3 at position 2"),
+        ("environment", "required", "[TOKEN, TOKEN]", "got TOKEN twice"),
     ],
 )
 def test_wrong_type_is_reported_with_key_and_expectation(tmp_path, section, key, text, expected):
@@ -252,6 +263,8 @@ def test_duplicate_key_is_an_error_not_a_silent_override(tmp_path):
         ("employer_core_contribution.minimum_hours", 2081, "expected an integer in 0..2080, got 2081"),
         ("employer_match.rate", math.nan, "got nan"),
         ("promotion.base_rate", math.inf, "got inf"),
+        ("backup.keep", 0, "expected an integer in 1..1000, got 0"),
+        ("backup.keep", 1001, "expected an integer in 1..1000, got 1001"),
     ],
 )
 def test_out_of_range_is_reported(key, value, expected):
@@ -392,6 +405,7 @@ def other_valid_value(cfg: SimulationConfig, setting) -> object:
         "date": lambda: [cur + dt.timedelta(days=1), cur - dt.timedelta(days=1)],
         "int": lambda: [cur + 1, cur - 1],
         "number": lambda: [(cur + setting.hi) / 2, (cur + setting.lo) / 2],
+        "names": lambda: [[*cur, "PLANWISE_API_TOKEN"]],
     }[setting.kind]()
     for value in candidates:
         try:
@@ -415,7 +429,7 @@ def test_digest_is_stable_across_runs_and_key_order(tmp_path):
     assert SimulationConfig().digest() == "1fdc1f234196cda5d2f77ca68b5e312e6fd53d5bb3ec8fa4b296a4cccbd00815"
 
 
-@pytest.mark.parametrize("setting", SCHEMA, ids=lambda s: s.key)
+@pytest.mark.parametrize("setting", [s for s in SCHEMA if s.simulated], ids=lambda s: s.key)
 def test_digest_and_dbt_vars_change_when_any_value_changes(setting):
     base = SimulationConfig()
     changed = base.with_overrides({setting.key: other_valid_value(base, setting)})
@@ -424,9 +438,21 @@ def test_digest_and_dbt_vars_change_when_any_value_changes(setting):
     assert changed != base
 
 
+@pytest.mark.parametrize("setting", [s for s in SCHEMA if not s.simulated], ids=lambda s: s.key)
+def test_orchestrator_keys_change_the_config_but_not_what_a_run_computes(setting):
+    """backup.keep and environment.required cannot change a result: same digest (so checkpoints and run
+    identities stay valid), nothing sent to dbt; the config itself does differ and round-trips through YAML."""
+    base = SimulationConfig()
+    changed = base.with_overrides({setting.key: other_valid_value(base, setting)})
+    assert changed != base and changed.get(setting.key) != base.get(setting.key)
+    assert changed.digest() == base.digest()
+    assert changed.dbt_vars() == base.dbt_vars() and setting.dbt_var not in changed.dbt_vars()
+    assert from_mapping(yaml.safe_load(render_yaml(changed))) == changed
+
+
 def test_dbt_vars_names_and_values():
     dbt_vars = SimulationConfig().dbt_vars()
-    assert set(dbt_vars) == {s.key.replace(".", "__") for s in SCHEMA}
+    assert set(dbt_vars) == {s.key.replace(".", "__") for s in SCHEMA if s.key not in ORCHESTRATOR_KEYS}
     assert dbt_vars["compensation__merit_budget"] == 0.025
     assert dbt_vars["enrollment__opt_out_rates__by_age__young"] == 0.10
     assert dbt_vars["enrollment__opt_out_rates__by_income__executive"] == 0.5
@@ -473,4 +499,6 @@ def test_any_in_range_numeric_values_load_and_round_trip_through_dbt_vars(drawn)
         assert type(cfg.get(key)) is (int if SCHEMA_BY_KEY[key].kind == "int" else float)
     sent = json.loads(json.dumps(cfg.dbt_vars()))
     back = SimulationConfig({name.replace("__", "."): value for name, value in sent.items()})
-    assert back == cfg and back.digest() == cfg.digest()
+    # dbt receives every simulated key (the orchestrator's backup.keep is not sent: compare what a run computes)
+    assert back.dbt_vars() == cfg.dbt_vars() and back.digest() == cfg.digest()
+    assert back == cfg.with_overrides({key: SCHEMA_BY_KEY[key].default for key in ORCHESTRATOR_KEYS})

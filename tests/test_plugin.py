@@ -2,6 +2,8 @@
 
 import json
 
+import pytest
+
 
 PAYLOAD_TEST = """
 import os
@@ -16,6 +18,13 @@ def test_metrics(baseline, scenario):
                "digests": {{"2025": {{"fct_workforce_snapshot": "10:{digest}"}}}}}}
     assert baseline == payload
 """
+
+
+@pytest.fixture(autouse=True)
+def _inner_pytest_is_not_an_xdist_worker(monkeypatch):
+    """The pytest runs made here are sessions of their own, even when this test runs on an xdist worker."""
+    for name in ("PYTEST_XDIST_WORKER", "PYTEST_XDIST_WORKER_COUNT", "PYTEST_XDIST_TESTRUNUID"):
+        monkeypatch.delenv(name, raising=False)
 
 
 def _write_payload_test(pytester, digest="123"):

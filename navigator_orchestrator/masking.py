@@ -1,0 +1,120 @@
+"""One masking function, `mask`, for everything the orchestrator writes: console lines, error messages,
+summaries, backup manifests, run_metadata and dbt's own log.
+
+A secret reaches text in four shapes, and `mask` removes all four: `name=value` or `name: value` (also a
+quoted JSON or Python field) whose name looks secret, a password inside a URL (scheme://user:pass@host), and
+the bare value of a secret-looking environment variable (say, echoed inside an error message).
+
+Which names look secret (`looks_secret`): any name containing token, password, passwd, secret or credential
+(so `tokens_used=5` is masked too: a false positive is cheap, a leak is not); "key" and the other short words
+only as a whole part of the name (api_key, apiKey, API_KEY, key, pass), so `monkey=3` or `keyboard: us` stay.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+MASK = "****"
+MIN_SECRET_LENGTH = 4  # shorter environment values ("1", "yes") would mask ordinary text everywhere
+
+_SECRET_WORDS = ("token", "password", "passwd", "secret", "credential")
+_SECRET_PARTS = frozenset({"key", "keys", "apikey", "accesskey", "privatekey", "pass"})  # not pwd: $PWD
+_CANDIDATE = re.compile("|".join((*_SECRET_WORDS, *_SECRET_PARTS)), re.IGNORECASE)  # cheap pre-filter
+_CAMEL = re.compile(r"([a-z0-9])([A-Z])")
+_PARTS = re.compile(r"[^a-z0-9]+")
+
+# scheme://user:password@host -> scheme://user:****@host
+_URL_PASSWORD = re.compile(r"(?P<head>\b[A-Za-z][A-Za-z0-9+.-]*://[^\s:/@'\"]+:)(?P<password>[^\s@/'\"]+)(?=@)")
+# name = value, name: value, "name": "value", 'name': 'value' (the name and separator; the value is read after)
+_NAME = re.compile(r"""(?P<quote>["']?)(?P<name>[A-Za-z_][\w.-]*)(?P=quote)[ \t]*[:=][ \t]*""")
+# a quoted string, or a bare word up to a space, quote or bracket; a list or mapping value ([..], {..}) is left alone
+_VALUE = re.compile(r""""(?:[^"\\\n]|\\.)*"|'[^'\n]*'|[^\s"',;&(){}\[\]<>]+""")
+
+
+def looks_secret(name: str) -> bool:
+    """Whether a field or variable name suggests its value is a secret (see the module docstring)."""
+    lowered = name.lower()
+    if any(word in lowered for word in _SECRET_WORDS):
+        return True
+    return any(part in _SECRET_PARTS for part in _PARTS.split(_CAMEL.sub(r"\1_\2", name).lower()))
+
+
+def secret_values(environ: Mapping[str, str] | None = None) -> list[str]:
+    """Literal secrets of the environment: values of secret-looking variables, and passwords inside URL
+    values (DATABASE_URL=postgres://u:pw@h), longest first so a value containing another is masked whole."""
+    environ = os.environ if environ is None else environ
+    found: set[str] = set()
+    for name, value in environ.items():
+        if looks_secret(name):
+            found.add(value)
+        found.update(match.group("password") for match in _URL_PASSWORD.finditer(value))
+    return sorted((v for v in found if len(v) >= MIN_SECRET_LENGTH), key=len, reverse=True)
+
+
+def mask(text: str) -> str:
+    """`text` with every secret replaced by ****; the same text when there is none."""
+    for value in secret_values():
+        text = text.replace(value, MASK)
+    text = _URL_PASSWORD.sub(lambda m: m.group("head") + MASK, text)
+    return _mask_assignments(text)
+
+
+def _mask_assignments(text: str) -> str:
+    """Mask the value after each secret-looking `name=`/`name:`; a value may itself hold '=' or ':'.
+
+    Line by line, and only lines holding one of the words at all: dbt's log is large and mostly harmless."""
+    return "".join(_mask_line(line) for line in text.splitlines(keepends=True))
+
+
+def _mask_line(text: str) -> str:
+    if not _CANDIDATE.search(text):
+        return text
+    pieces, done = [], 0
+    for name in _NAME.finditer(text):
+        if name.start() < done or not looks_secret(name.group("name")):
+            continue
+        value = _VALUE.match(text, name.end())
+        if value is None or value.group(0).strip("\"'") == MASK:
+            continue
+        raw = value.group(0)
+        if raw[0] in "\"'":
+            masked = raw[0] + MASK + raw[0]
+        else:
+            # a bare value after a quoted name is JSON (a number, true, null): quote the mask to keep it JSON
+            masked = f'"{MASK}"' if name.group("quote") == '"' else MASK
+        pieces += [text[done:name.end()], masked]
+        done = value.end()
+    return "".join(pieces) + text[done:]
+
+
+def mask_data(value: Any) -> Any:
+    """`mask` applied to a JSON-able structure before it is serialised: every string is masked, and a string
+    held under a secret-looking key becomes **** whole. Numbers stay numbers (digests, sizes)."""
+    if isinstance(value, str):
+        return mask(value)
+    if isinstance(value, dict):
+        return {mask(str(key)): MASK if isinstance(item, str) and looks_secret(str(key)) else mask_data(item)
+                for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [mask_data(item) for item in value]
+    return value
+
+
+def mask_file(path: Path) -> None:
+    """Mask a text file we do not write ourselves (dbt's log) in place; untouched when it holds no secret.
+
+    In place rather than replaced, so a writer that keeps the file open in append mode carries on at its end."""
+    try:
+        with path.open("r+", encoding="utf-8", errors="surrogateescape", newline="") as handle:
+            text = handle.read()
+            masked = mask(text)
+            if masked != text:
+                handle.seek(0)
+                handle.write(masked)
+                handle.truncate()
+    except FileNotFoundError:
+        pass
