@@ -63,16 +63,12 @@ def tree(root: Path) -> dict[str, str]:
     return listing
 
 
-def good_run(tmp_path: Path) -> Path:
-    """A real, successful one-year run into tmp_path/existing/simulation.duckdb; returns the database path."""
-    folder = tmp_path / "existing"
-    folder.mkdir()
-    db = folder / "simulation.duckdb"
-    done = cli(["run", "--years", "2025-2025", "--census", small_census(tmp_path), "--db", db,
-                "--config", default_config(tmp_path), "--threads", "2"], cwd=tmp_path)
-    assert done.returncode == 0, done.stderr
-    assert db.exists()
-    return db
+@pytest.fixture
+def existing_db(planwise_run, planwise_isolated_db) -> Path:
+    """A private copy (under tmp_path) of a real, successful one-year run's database, built once per session."""
+    run = planwise_run(years="2025-2025", employees=SMALL_CENSUS)
+    assert run.status == "success", run.stderr
+    return planwise_isolated_db(run)
 
 
 def assert_one_error_line(done: subprocess.CompletedProcess, *needles: str) -> str:
@@ -87,10 +83,9 @@ def assert_one_error_line(done: subprocess.CompletedProcess, *needles: str) -> s
     return line
 
 
-def assert_rejected_without_writing(tmp_path: Path, args: list[str], *needles: str) -> None:
+def assert_rejected_without_writing(tmp_path: Path, existing: Path, args: list[str], *needles: str) -> None:
     """The bad command, first against a database that does not exist, then against an existing one built by a
     good run: exit 2, one error line, the existing file byte-identical, nothing new anywhere under tmp_path."""
-    existing = good_run(tmp_path)
     fresh_folder = tmp_path / "fresh"
     fresh_folder.mkdir()
     fresh = fresh_folder / "simulation.duckdb"
@@ -294,10 +289,10 @@ def _wrong_suffix(tmp_path: Path) -> Path:
     pytest.param(_nonexistent, ["no_such_census.csv"], id="nonexistent-path"),
     pytest.param(_wrong_suffix, ["census.txt", ".txt"], id="wrong-suffix"),
 ])
-def test_bad_census_exits_2_and_writes_nothing(tmp_path, make, needles):
+def test_bad_census_exits_2_and_writes_nothing(tmp_path, existing_db, make, needles):
     census = make(tmp_path)
     args = ["run", "--years", "2025-2025", "--census", census, "--config", default_config(tmp_path)]
-    assert_rejected_without_writing(tmp_path, args, *needles)
+    assert_rejected_without_writing(tmp_path, existing_db, args, *needles)
 
 
 # ------------------------------------------------------------------------------------------------ bad years
@@ -308,9 +303,10 @@ def test_bad_census_exits_2_and_writes_nothing(tmp_path, make, needles):
     pytest.param("abc", ["abc", "START-END"], id="not-a-range"),                    # says how to write it
     pytest.param("2025-2031", ["2030", "2031", "config_irs_limits"], id="no-irs-limits"),  # where to add them
 ])
-def test_bad_years_exit_2_and_write_nothing(tmp_path, years, needles):
+def test_bad_years_exit_2_and_write_nothing(tmp_path, existing_db, years, needles):
     args = ["run", "--years", years, "--census", small_census(tmp_path), "--config", default_config(tmp_path)]
-    assert_rejected_without_writing(tmp_path, args, "--years" if years != "2025-2031" else "IRS", *needles)
+    named = "--years" if years != "2025-2031" else "IRS"
+    assert_rejected_without_writing(tmp_path, existing_db, args, named, *needles)
 
 
 # ------------------------------------------------------------------------------------------------ bad config
@@ -340,9 +336,9 @@ def _args(*extra: str):
     pytest.param(_args("--threads", "0"), ["--threads", "0"], id="threads-0"),
     pytest.param(_args("--seed", "-1"), ["--seed", "-1"], id="seed-negative"),
 ])
-def test_bad_config_or_arguments_exit_2_and_write_nothing(tmp_path, make, needles):
+def test_bad_config_or_arguments_exit_2_and_write_nothing(tmp_path, existing_db, make, needles):
     args = ["run", "--years", "2025-2025", "--census", small_census(tmp_path), *make(tmp_path)]
-    assert_rejected_without_writing(tmp_path, args, *needles)
+    assert_rejected_without_writing(tmp_path, existing_db, args, *needles)
 
 
 # ------------------------------------------------------------------------------------------------ census generate

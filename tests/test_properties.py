@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from pytest_planwise.invariants import check_invariants, report
 from pytest_planwise.strategies import census_rows, config_overrides, write_census
 
-RUN_SETTINGS = settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+RUN_SETTINGS = settings(max_examples=5, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 
 
 @RUN_SETTINGS
