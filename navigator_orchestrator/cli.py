@@ -223,7 +223,14 @@ def _census(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """The `planwise` command: `.env` of the current folder first (real environment variables win)."""
     load_dotenv(Path.cwd() / ".env", override=False)
+    return run_cli(argv)
+
+
+def run_cli(argv: list[str] | None = None) -> int:
+    """The same command without reading `.env`: for code that embeds it with explicit arguments (the pytest
+    plugin builds runs this way, in its own process, so a developer's `.env` never leaks into tests)."""
     args = build_parser().parse_args(argv)
     try:
         return {"run": _run, "backup": _backup, "census": _census}[args.command](args)

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import json
 import os
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 from .errors import SimulationError
 from .masking import mask_file
@@ -45,11 +46,22 @@ class DbtRunner:
     invocations: list[str] = field(default_factory=list)
     _manifest: Any = None
 
-    def _environment(self) -> None:
-        os.environ["PLANWISE_DB_PATH"] = str(self.db_path)
-        os.environ["PLANWISE_THREADS"] = str(self.threads)
-        os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
-        os.environ.setdefault("DO_NOT_TRACK", "1")
+    @contextmanager
+    def _environment(self) -> Iterator[None]:
+        """profiles.yml reads the database path and threads from the environment: set them for one invocation
+        and put back what was there, so a process that runs several simulations never leaks one into the next."""
+        values = {"PLANWISE_DB_PATH": str(self.db_path), "PLANWISE_THREADS": str(self.threads),
+                  "DBT_SEND_ANONYMOUS_USAGE_STATS": "false", "DO_NOT_TRACK": "1"}
+        previous = {name: os.environ.get(name) for name in values}
+        os.environ.update(values)
+        try:
+            yield
+        finally:
+            for name, value in previous.items():
+                if value is None:
+                    os.environ.pop(name, None)
+                else:
+                    os.environ[name] = value
 
     def _args(self, command: str, extra: list[str]) -> list[str]:
         return [
@@ -67,10 +79,10 @@ class DbtRunner:
     def _invoke(self, command: str, extra: list[str]) -> Any:
         from dbt.cli.main import dbtRunner  # imported late: it costs about a second
 
-        self._environment()
         self.invocations.append(command)
         try:
-            result = dbtRunner(manifest=self._manifest).invoke(self._args(command, extra))
+            with self._environment():
+                result = dbtRunner(manifest=self._manifest).invoke(self._args(command, extra))
         finally:
             for written in [*(self.work_dir / "logs").glob("*.log"), self.work_dir / "target" / "run_results.json"]:
                 mask_file(written)

@@ -48,7 +48,7 @@ def planwise_run(planwise_root: Path, pytestconfig: pytest.Config) -> Callable[.
             config=str(Path(option("planwise_config")).resolve()) if option("planwise_config") else None,
             replica=replica,
         )
-        return build_run(planwise_root, spec)
+        return build_run(planwise_root, spec, in_subprocess=option("planwise_subprocess"))
 
     return factory
 

@@ -113,3 +113,19 @@ def test_census_row_order_does_not_change_the_marts(planwise_run, tmp_path):
     shuffled = planwise_run(employees=1000, years="2025-2026", census=reversed_census)
     assert shuffled.summary["census"]["fingerprint"] != normal.summary["census"]["fingerprint"]
     assert_same(normal, shuffled, years=range(2025, 2027))
+
+
+def test_a_run_built_by_the_harness_equals_the_cli_in_its_own_process(planwise_run, tmp_path):
+    """The plugin builds runs inside the test process; `planwise run` started as a program gives the same marts."""
+    import subprocess
+    import sys
+
+    run = planwise_run(years="2025-2026", employees=1000)
+    db = tmp_path / "simulation.duckdb"
+    census = run.summary["census"]["path"]
+    done = subprocess.run([sys.executable, "-m", "navigator_orchestrator.cli", "run", "--years", "2025-2026",
+                           "--census", census, "--config", str(run.folder / "config.yaml"), "--db", str(db)],
+                          cwd=tmp_path, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    with run.connect() as harness, duckdb.connect(str(db), read_only=True) as program:
+        assert marts_digest(harness) == marts_digest(program)

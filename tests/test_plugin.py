@@ -34,7 +34,7 @@ def _write_payload_test(pytester, digest="123"):
 def test_options_and_markers_are_registered(pytester):
     help_text = pytester.runpytest_subprocess("--help").stdout.str()
     for option in ("--update-baseline", "--baseline-dir", "--planwise-employees", "--planwise-census",
-                   "--planwise-config"):
+                   "--planwise-config", "--planwise-subprocess"):
         assert option in help_text
     markers = pytester.runpytest_subprocess("--markers").stdout.str()
     for marker in ("smoke", "determinism", "baseline", "quality", "resume", "slow"):
