@@ -68,9 +68,11 @@ class BaselineExtension(JSONSnapshotExtension):
 
 
 class ToleranceBaseline(BaselineExtension):
-    """Compares per metric within `tolerances`, and reports drift as a table."""
+    """Compares per metric within `tolerances`, and reports drift as a table (also kept in `drift_tables`, which
+    the plugin shows in full in the failure report, whatever pytest's truncation of assertion messages)."""
 
     tolerances: ClassVar[dict[str, Decimal]] = DEFAULT_TOLERANCES
+    drift_tables: ClassVar[list[str]] = []
 
     def drift(self, actual: Any, expected: Any) -> list[tuple[str, str, Any, Any, str]]:
         """(metric, year, baseline, actual, delta) for every metric outside its tolerance."""
@@ -98,7 +100,9 @@ class ToleranceBaseline(BaselineExtension):
             rows = self.drift(serialized_data, snapshot_data)
         except (TypeError, ValueError):
             return super().diff_snapshots(serialized_data, snapshot_data)
-        return format_drift(rows)
+        table = format_drift(rows)
+        self.drift_tables.append(table)
+        return table
 
     def diff_lines(self, serialized_data: Any, snapshot_data: Any):
         yield from self.diff_snapshots(serialized_data, snapshot_data).splitlines()

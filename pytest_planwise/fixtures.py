@@ -73,10 +73,15 @@ def baseline_tolerances() -> dict[str, Decimal]:
     return dict(DEFAULT_TOLERANCES)
 
 
+DRIFT_TABLES = pytest.StashKey[list]()
+
+
 @pytest.fixture
-def baseline(snapshot, baseline_tolerances: dict[str, Decimal]):
+def baseline(request, snapshot, baseline_tolerances: dict[str, Decimal]):
     """syrupy assertion storing JSON under baselines/: `assert baseline == baseline_payload(run)`."""
-    extension = type("ScenarioBaseline", (ToleranceBaseline,), {"tolerances": baseline_tolerances})
+    tables: list[str] = request.node.stash.setdefault(DRIFT_TABLES, [])
+    extension = type("ScenarioBaseline", (ToleranceBaseline,), {"tolerances": baseline_tolerances,
+                                                                  "drift_tables": tables})
     return snapshot.use_extension(extension)
 
 

@@ -1,11 +1,14 @@
-"""Entry point (pytest11): options and markers; the fixtures come from their own modules."""
+"""Entry point (pytest11): options, markers and report hooks; the fixtures come from their own modules."""
 
 import tempfile
 from pathlib import Path
 
+import pytest
+
 from .baseline import BaselineExtension
 from .dbt_tests import list_dbt_tests
 from .fixtures import (  # noqa: F401 - registered as fixtures
+    DRIFT_TABLES,
     baseline,
     baseline_tolerances,
     planwise_dbt_tests,
@@ -71,3 +74,13 @@ def _deselected_by_marks(metafunc) -> bool:
     from _pytest.mark.expression import Expression
 
     return not Expression.compile(expression).evaluate(MarkMatcher.from_markers(metafunc.definition.iter_markers()))
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    """A failed baseline comparison gets its whole drift table as a report section (never truncated)."""
+    report = yield
+    tables = item.stash.get(DRIFT_TABLES, [])
+    if report.when == "call" and report.failed and tables:
+        report.sections.append(("baseline drift", tables[-1]))
+    return report

@@ -138,3 +138,33 @@ def test_same_run(planwise_run, n):
     result.assert_outcomes(passed=4)
     built = list((pytester.path / "tmp" / "planwise" / "runs").glob("*/run.json"))
     assert len(built) == 1  # four tests on two workers, one build
+
+
+def test_a_merit_change_fails_the_real_baseline_until_it_is_updated(pytester):
+    """The acceptance flow on the project's own baseline test: drift table naming the pay metrics, then
+    --update-baseline rewrites the file, then the baseline passes again."""
+    from pathlib import Path
+
+    import yaml
+
+    project = Path(__file__).resolve().parent.parent
+    pytester.makepyfile(test_baselines=(project / "tests" / "test_baselines.py").read_text())
+    stored = pytester.path / "baselines" / "test_baselines" / "test_scenario_matches_baseline[default].json"
+    stored.parent.mkdir(parents=True)
+    stored.write_text((project / "baselines" / "test_baselines" / stored.name).read_text())
+    config = yaml.safe_load((project / "config" / "simulation_config.yaml").read_text())
+    config["compensation"]["merit_budget"] = 0.03
+    changed = pytester.path / "merit.yaml"
+    changed.write_text(yaml.safe_dump(config))
+    args = ("-m", "baseline", "-k", "default", "--planwise-config", str(changed), "--snapshot-warn-unused")
+
+    drifted = pytester.runpytest_subprocess(*args)
+    drifted.assert_outcomes(failed=1)
+    drifted.stdout.fnmatch_lines(["*metric*year*baseline*actual*delta*", "*active_payroll*2025*",
+                                  "*employee_contributions*2029*", "*employer_match*", "*prorated_payroll*",
+                                  "*metric(s) drifted from the baseline*"])
+    assert "end_headcount" not in drifted.stdout.str()  # a pay change moves pay metrics, not headcounts
+    before = stored.read_text()
+    pytester.runpytest_subprocess(*args, "--update-baseline").assert_outcomes(passed=1)
+    assert stored.read_text() != before
+    pytester.runpytest_subprocess(*args).assert_outcomes(passed=1)
