@@ -4,27 +4,25 @@ from decimal import Decimal
 
 import duckdb
 
-_YEAR_METRICS = """
+EVENT_TYPES = ("hire", "termination", "promotion", "raise", "enrollment", "enrollment_change", "deferral_escalation")
+STATUS_CODES = ("continuous_active", "new_hire_active", "experienced_termination", "new_hire_termination")
+_STATUS_NAMES = {"experienced_termination": "experienced_terminations", "new_hire_termination": "new_hire_terminations"}
+
+_YEAR_METRICS = f"""
 with snapshot as (select * from fct_workforce_snapshot where simulation_year = $year),
 events as (select * from fct_yearly_events where simulation_year = $year)
 select
     (select start_headcount from int_workforce_needs where simulation_year = $year) as start_headcount,
     (select count(*) from snapshot where employment_status = 'active') as end_headcount,
-    (select count(*) from snapshot where detailed_status_code = 'continuous_active') as continuous_active,
-    (select count(*) from snapshot where detailed_status_code = 'new_hire_active') as new_hire_active,
-    (select count(*) from snapshot where detailed_status_code = 'experienced_termination') as experienced_terminations,
-    (select count(*) from snapshot where detailed_status_code = 'new_hire_termination') as new_hire_terminations,
-    (select count(*) from events where event_type = 'hire') as hire_events,
-    (select count(*) from events where event_type = 'termination') as termination_events,
-    (select count(*) from events where event_type = 'promotion') as promotion_events,
-    (select count(*) from events where event_type = 'raise') as raise_events,
-    (select count(*) from events where event_type = 'enrollment') as enrollment_events,
-    (select count(*) from events where event_type = 'enrollment_change') as enrollment_change_events,
-    (select count(*) from events where event_type = 'deferral_escalation') as deferral_escalation_events,
+    {", ".join(f"(select count(*) from snapshot where detailed_status_code = '{code}') as {_STATUS_NAMES.get(code, code)}"
+               for code in STATUS_CODES)},
+    {", ".join(f"(select count(*) from events where event_type = '{kind}') as {kind}_events" for kind in EVENT_TYPES)},
     (select coalesce(sum(current_compensation), 0) from snapshot where employment_status = 'active') as active_payroll,
     (select coalesce(sum(prorated_annual_compensation), 0) from snapshot) as prorated_payroll,
-    (select coalesce(avg(current_compensation), 0)::DECIMAL(14, 2) from snapshot where employment_status = 'active') as average_active_salary,
-    (select coalesce(avg(is_enrolled_flag::INTEGER), 0)::DECIMAL(7, 4) from snapshot where employment_status = 'active') as participation_rate,
+    (select coalesce(avg(current_compensation), 0)::DECIMAL(14, 2) from snapshot where employment_status = 'active')
+        as average_active_salary,
+    (select coalesce(avg(is_enrolled_flag::INTEGER), 0)::DECIMAL(7, 4) from snapshot where employment_status = 'active')
+        as participation_rate,
     (select coalesce(sum(employee_contribution), 0) from snapshot) as employee_contributions,
     (select coalesce(sum(employer_match_amount), 0) from snapshot) as employer_match,
     (select coalesce(sum(employer_core_amount), 0) from snapshot) as employer_core
