@@ -168,3 +168,31 @@ def test_a_merit_change_fails_the_real_baseline_until_it_is_updated(pytester):
     pytester.runpytest_subprocess(*args, "--update-baseline").assert_outcomes(passed=1)
     assert stored.read_text() != before
     pytester.runpytest_subprocess(*args).assert_outcomes(passed=1)
+
+
+@pytest.mark.determinism
+def test_each_xdist_worker_builds_the_same_marts(pytester):
+    """Determinism across workers: with --dist each, every worker builds its own replica of one run in its own
+    process; their mart digests are identical."""
+    pytester.makepyfile(test_replicas="""
+import json
+import os
+
+from navigator_orchestrator.digest import marts_digest
+
+
+def test_build_my_replica(planwise_run, tmp_path_factory):
+    worker = os.environ["PYTEST_XDIST_WORKER"]
+    run = planwise_run(years="2025-2026", replica=int(worker[2:]))
+    with run.connect() as con:
+        digest = {table: list(value) for table, value in marts_digest(con).items()}
+    out = tmp_path_factory.getbasetemp().parent / f"digest_{worker}.json"
+    out.write_text(json.dumps(digest))
+""")
+    result = pytester.runpytest_subprocess("-n", "2", "--dist", "each", "--planwise-employees", "500",
+                                           "--basetemp", str(pytester.path / "tmp"))
+    result.assert_outcomes(passed=2)
+    digests = [json.loads((pytester.path / "tmp" / f"digest_gw{n}.json").read_text()) for n in (0, 1)]
+    assert digests[0] == digests[1]
+    assert all(rows > 0 for rows, _ in digests[0].values())
+    assert len(list((pytester.path / "tmp" / "planwise" / "runs").glob("*/run.json"))) == 2  # two builds
