@@ -1,4 +1,5 @@
-"""Command line: `planwise run`, `planwise backup create|list|verify|restore`, `planwise census generate`.
+"""Command line: `planwise run`, `planwise check`, `planwise backup create|list|verify|restore`,
+`planwise census generate`.
 Same as `python -m navigator_orchestrator.cli`.
 
 Every failure ends with one line on stderr naming what is wrong and how to fix it, and a non-zero exit code
@@ -44,6 +45,15 @@ def build_parser() -> argparse.ArgumentParser:
                      help="dbt and DuckDB threads, 1..64 (results are identical for any value)")
     run.add_argument("--no-backup", action="store_true",
                      help="do not back up the existing database before the run (recorded in the summary)")
+    run.add_argument("--dbt-project", type=Path, help="dbt project folder to run (default: dbt/ of this checkout); "
+                                                      "for trying a fix on a copy of the models")
+
+    check = commands.add_parser("check", help="run the per-year quality gates on an existing database "
+                                              "(after plain dbt, or to re-check a run); exit 1 on an error")
+    check.add_argument("--years", help="START-END or one year (default: every year in the database)")
+    check.add_argument("--db", help=DB_HELP)
+    check.add_argument("--config", type=Path, help="YAML config whose quality.* thresholds apply "
+                                                   "(default: config/simulation_config.yaml)")
 
     backup = commands.add_parser("backup", help="verified copies of the database in backups/ beside it")
     backup_commands = backup.add_subparsers(dest="backup_command", required=True, parser_class=_Parser)
@@ -94,7 +104,9 @@ def _threads(text: str) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     from .config import load_config
+    from .paths import DBT_DIR
     from .pipeline import RunRequest, simulate
+    from .run_log import LEVELS, log_level
     from .summary import print_run_table
     from .years import parse_years
 
@@ -107,13 +119,40 @@ def _run(args: argparse.Namespace) -> int:
     config = load_config(args.config, overrides)
     census = args.census.resolve() if args.census else None
     request = RunRequest(config=config, db_path=resolve_db_path(args.db), census_path=census, threads=args.threads,
-                         backup=not args.no_backup)
+                         backup=not args.no_backup,
+                         dbt_project=args.dbt_project.resolve() if args.dbt_project else DBT_DIR)
     result = simulate(request)
     if result.status != "success":
         _error(result.errors[0])  # the cause; later entries are consequences (e.g. run_metadata not recorded)
         print(mask(f"summary: {result.summary_path}"), file=sys.stderr)
         return result.exit_code or 1
-    print_run_table(result)
+    if LEVELS[log_level()] <= LEVELS["INFO"]:
+        print_run_table(result)
+    return 0
+
+
+def _check(args: argparse.Namespace) -> int:
+    from .config import load_config
+    from .locking import run_lock
+    from .pipeline import new_run_id
+    from .quality import check_database, fail_closed
+    from .years import parse_years
+
+    db_path = resolve_db_path(args.db)
+    if not db_path.is_file():
+        raise InputError(f"no database at {db_path}", "point --db (or DB_PATH) at a database a run has built")
+    years = parse_years(args.years) if args.years else None
+    config = load_config(args.config)
+    check_id = new_run_id()
+    with run_lock(db_path, check_id, "planwise check", _say):
+        results = check_database(db_path, check_id, config, years)
+    for result in results:
+        _say(result.line())
+    blocking = [r for r in results if r.blocks]
+    _say(f"check {check_id}: {len(results)} checks on {len({r.year for r in results})} years, "
+         f"{len(blocking)} blocking, {sum(r.status == 'fail' and not r.blocks for r in results)} warnings "
+         f"(recorded in dq_results)")
+    fail_closed(results)  # the first blocking result, as the run would have stopped on it
     return 0
 
 
@@ -233,7 +272,7 @@ def run_cli(argv: list[str] | None = None) -> int:
     plugin builds runs this way, in its own process, so a developer's `.env` never leaks into tests)."""
     args = build_parser().parse_args(argv)
     try:
-        return {"run": _run, "backup": _backup, "census": _census}[args.command](args)
+        return {"run": _run, "check": _check, "backup": _backup, "census": _census}[args.command](args)
     except PlanwiseError as error:
         _error(str(error))
         return error.exit_code

@@ -158,6 +158,10 @@ SCHEMA: tuple[Setting, ...] = (
     _rate("employer_core_contribution.rate", 0.02, "core contribution, share of prorated pay"),
     Setting("employer_core_contribution.minimum_hours", INT, 1000,
             "hours worked in the year needed for match and core (2080 x days employed / days in year)", 0, 2080),
+    Setting("quality.avg_compensation_min_change", NUMBER, -0.05, "quality gate avg_compensation (warn): smallest "
+            "plausible change of active employees' average pay against the previous year", -1, 0, simulated=False),
+    Setting("quality.avg_compensation_max_change", NUMBER, 0.15, "quality gate avg_compensation (warn): largest "
+            "plausible change of active employees' average pay against the previous year", 0, 10, simulated=False),
     Setting("backup.keep", INT, 5, "verified backups kept in backups/ beside the database; older ones are deleted "
             "after each new backup", 1, 1000, simulated=False),
     Setting("environment.required", NAMES, (), "environment variables (or .env entries) that must be set before a "
@@ -173,6 +177,7 @@ SECTIONS: frozenset[str] = frozenset(
 CROSS_RULES: tuple[tuple[str, str], ...] = (
     ("simulation.start_year", "simulation.end_year"),
     ("promotion.raise_min", "promotion.raise_max"),
+    ("quality.avg_compensation_min_change", "quality.avg_compensation_max_change"),
 )
 _DATE_RE = re.compile(r"\d{4}-\d{2}-\d{2}")
 

@@ -13,7 +13,7 @@ import os
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 from .errors import SimulationError
 from .masking import mask_file
@@ -33,6 +33,7 @@ class NodeResult:
 
 
 FAILED = ("error", "fail", "runtime error")
+OnNode = Callable[[NodeResult], None]
 
 
 @dataclass
@@ -76,16 +77,19 @@ class DbtRunner:
             *extra,
         ]
 
-    def _invoke(self, command: str, extra: list[str]) -> Any:
+    def _invoke(self, command: str, extra: list[str], on_node: OnNode | None = None) -> Any:
         from dbt.cli.main import dbtRunner  # imported late: it costs about a second
 
         self.invocations.append(command)
+        callbacks = [_node_finished(on_node)] if on_node else []
         try:
             with self._environment():
-                result = dbtRunner(manifest=self._manifest).invoke(self._args(command, extra))
+                result = dbtRunner(manifest=self._manifest, callbacks=callbacks).invoke(self._args(command, extra))
         finally:
             for written in [*(self.work_dir / "logs").glob("*.log"), self.work_dir / "target" / "run_results.json"]:
                 mask_file(written)
+        if isinstance(result.exception, KeyboardInterrupt):  # Ctrl-C or SIGTERM inside dbt: stop, not "failed"
+            raise result.exception
         if result.exception is not None:
             raise SimulationError(f"dbt {command} failed: {_one_line(result.exception)}",
                                   "read the dbt log under the run's folder, fix the model or input, run again")
@@ -103,12 +107,14 @@ class DbtRunner:
         return sorted(n.unique_id for n in self._manifest.nodes.values() if n.resource_type == "test")
 
     def run(self, command: str, variables: dict[str, Any], select: str | None = None,
-            extra: list[str] | tuple[str, ...] = (), check: bool = True) -> list[NodeResult]:
-        """`dbt <command>` (run, seed, build, test) with runtime vars; raises on a failed node when `check`."""
+            extra: list[str] | tuple[str, ...] = (), check: bool = True,
+            on_node: OnNode | None = None) -> list[NodeResult]:
+        """`dbt <command>` (run, seed, build, test) with runtime vars; raises on a failed node when `check`.
+        `on_node` hears of each node as dbt finishes it (dbt's own run_results.json comes only at the end)."""
         args = ["--vars", json.dumps(variables, sort_keys=True), *extra]
         if select:
             args += ["--select", select]
-        result = self._invoke(command, args)
+        result = self._invoke(command, args, on_node)
         nodes = [
             NodeResult(r.node.unique_id, str(r.status), float(r.execution_time or 0.0), _one_line(r.message or ""),
                        getattr(r.node, "relation_name", None), int(r.failures or 0))
@@ -121,6 +127,18 @@ class DbtRunner:
             raise SimulationError(f"dbt {command} failed at {where}",
                                   "fix the model or its input and run the same command again")
         return nodes
+
+
+def _node_finished(on_node: OnNode) -> Callable[[Any], None]:
+    """A dbtRunner callback passing each NodeFinished event on as a NodeResult."""
+    def callback(event: Any) -> None:
+        if event.info.name != "NodeFinished":
+            return
+        done = event.data.run_result
+        on_node(NodeResult(event.data.node_info.unique_id, str(done.status), round(float(done.execution_time or 0), 3),
+                           _one_line(done.message or "")))
+
+    return callback
 
 
 def _one_line(value: object) -> str:

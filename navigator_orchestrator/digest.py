@@ -21,3 +21,14 @@ def marts_digest(con: duckdb.DuckDBPyConnection, year: int | None = None) -> dic
     """Digests of both marts, for one simulation year or all of them."""
     where = "true" if year is None else f"simulation_year = {int(year)}"
     return {table: table_digest(con, table, where) for table in MARTS}
+
+
+#: Tables holding one slice per simulation year (dbt tag `year_keyed`): the run's output, counted in the summary.
+YEAR_KEYED = ("int_workforce_needs", "int_workforce_needs_by_level", *MARTS)
+
+
+def row_counts(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
+    """Rows of every year-keyed table, all years (a table not built yet counts 0)."""
+    present = {name for (name,) in con.execute("select table_name from duckdb_tables()").fetchall()}
+    return {table: con.execute(f"select count(*) from {table}").fetchone()[0] if table in present else 0
+            for table in YEAR_KEYED}

@@ -1,19 +1,18 @@
-"""The year loop: validate everything, lock and back up the database, load the census, then one dbt invocation
-per simulated year.
+"""The year loop: validate everything, lock and back up the database, load the census, then per simulated year
+one dbt invocation and the year's quality gate.
 
-Nothing is written until the required environment, the config, the years and the census have all passed their
-checks, so bad input never changes an existing database. Then the run takes the database's lock (held until
-its summary is written) and backs the database up before its first write. Once the run has started, its
-summary is written whatever happens; every line and the summary pass through `masking.mask`.
+Nothing is written until the required environment, LOG_LEVEL, the config, the years and the census have all
+passed their checks, so bad input never changes an existing database. Then the run takes the database's lock
+(held until its summary is written), opens its JSONL log and summary (both exist from here on, whatever
+happens) and backs the database up before its first write. A year is done only when its gate passed; every
+line, log record and summary passes through `masking.mask`. This module conducts; each concern is its own module.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import time
-from contextlib import suppress
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import Callable
@@ -24,12 +23,17 @@ from . import __version__
 from .backup import create_backup
 from .census import StagedCensus, generate_census, stage_census
 from .config import SimulationConfig
-from .dbt_runner import DbtRunner
+from .dbt_runner import DbtRunner, NodeResult
+from .digest import row_counts
 from .errors import InputError, PlanwiseError, SimulationError
+from .interrupts import exit_code, sigterm_interrupts
 from .locking import duckdb_lock_error, run_lock
 from .masking import mask, mask_data
 from .metrics import year_metrics
-from .paths import DEFAULT_CENSUS, DEFAULT_CENSUS_EMPLOYEES, DEFAULT_CENSUS_SEED
+from .paths import DBT_DIR, DEFAULT_CENSUS, DEFAULT_CENSUS_EMPLOYEES, DEFAULT_CENSUS_SEED
+from .quality import CheckResult, fail_closed, gate
+from .run_log import RunLog, log_level, log_path
+from .summary import RunResult, YearOutcome, format_year_line, versions, write_summary
 from .years import check_years_supported
 
 Echo = Callable[[str], None]
@@ -44,39 +48,7 @@ class RunRequest:
     census_path: Path | None = None
     threads: int = 2
     backup: bool = True  # False: `--no-backup`, recorded in the summary
-
-
-@dataclass
-class YearOutcome:
-    year: int
-    seconds: float
-    metrics: dict
-
-
-@dataclass
-class RunResult:
-    """What a run did; `to_dict()` is the summary.json written for every started run."""
-
-    run_id: str
-    status: str
-    db_path: str
-    started_at: str
-    start_year: int
-    end_year: int
-    seed: int
-    config_digest: str
-    census: dict = field(default_factory=dict)
-    backup: dict = field(default_factory=dict)
-    years: list[YearOutcome] = field(default_factory=list)
-    errors: list[str] = field(default_factory=list)
-    dbt_invocations: list[str] = field(default_factory=list)
-    ended_at: str = ""
-    duration_seconds: float = 0.0
-    summary_path: str = ""
-    exit_code: int = 0
-
-    def to_dict(self) -> dict:
-        return asdict(self)
+    dbt_project: Path = DBT_DIR  # `--dbt-project`: a copy of the project (a fix being tried, a test's change)
 
 
 def new_run_id(now: datetime | None = None) -> str:
@@ -101,19 +73,22 @@ def simulate(request: RunRequest, echo: Echo = print) -> RunResult:
     """Run every year of the config; raise InputError for bad input and LockError for a database in use, both
     before touching anything."""
     echo = _masked(echo)
+    level = log_level()
     config = request.config
     _require_environment(config)
     check_years_supported(config.start_year, config.end_year)
     if not request.db_path.parent.is_dir():
         raise InputError(f"--db {request.db_path}: folder {request.db_path.parent} does not exist",
                          "create the folder or point --db at an existing one")
+    if not (request.dbt_project / "dbt_project.yml").is_file():
+        raise InputError(f"--dbt-project {request.dbt_project}: no dbt_project.yml there",
+                         "point --dbt-project at a copy of the project's dbt/ folder")
     census_path = resolve_census(request.census_path, echo)
     staged = stage_census(census_path, date(config.start_year - 1, 12, 31))
-    for line in staged.report.summary_lines():
-        echo(line)
     run_id = new_run_id()
-    with staged, run_lock(request.db_path, run_id, "planwise run", echo):
-        return _locked_run(request, staged, run_id, echo)
+    with staged, run_lock(request.db_path, run_id, "planwise run", echo), sigterm_interrupts(), \
+            RunLog(log_path(request.db_path, run_id), run_id, level, echo) as log:
+        return _locked_run(request, staged, log)
 
 
 def _require_environment(config: SimulationConfig) -> None:
@@ -126,54 +101,77 @@ def _require_environment(config: SimulationConfig) -> None:
                          f"set {names} in the environment or in .env (see .env.example), then run again")
 
 
-def _locked_run(request: RunRequest, staged: StagedCensus, run_id: str, echo: Echo) -> RunResult:
+def _locked_run(request: RunRequest, staged: StagedCensus, log: RunLog) -> RunResult:
     """The run proper, under the database's lock: backup, census, years; the summary always."""
     config = request.config
     started = time.monotonic()
     result = RunResult(
-        run_id=run_id, status="running", db_path=str(request.db_path),
+        run_id=log.run_id, status="running", db_path=str(request.db_path),
         started_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
         start_year=config.start_year, end_year=config.end_year, seed=config.seed,
-        config_digest=config.digest(), census=staged.report.to_dict(),
+        config_digest=config.digest(), census=staged.report.to_dict(), log_path=str(log.path), versions=versions(),
     )
     run_dir = request.db_path.parent / "artifacts" / "runs" / result.run_id
-    runner = DbtRunner(db_path=request.db_path, work_dir=run_dir / "dbt", threads=request.threads)
+    summary_path = run_dir / "summary.json"
+    write_summary(result, summary_path)
+    log.info("run_started", f"run {result.run_id}: {config.start_year}-{config.end_year}, seed {config.seed}, "
+             f"database {request.db_path}", console=False, start_year=config.start_year, end_year=config.end_year,
+             seed=config.seed, db_path=str(request.db_path), config_digest=result.config_digest,
+             summary_path=str(summary_path), versions=result.versions)
+    for line in staged.report.summary_lines():
+        log.info("census_staged", line, **_census_fields(staged))
+    runner = DbtRunner(db_path=request.db_path, work_dir=run_dir / "dbt", threads=request.threads,
+                       project_dir=request.dbt_project)
     written = False  # whether this run changed the database (only then does it get a run_metadata row)
     try:
-        result.backup = _backup_before_writing(request, run_id, echo)
+        result.backup = _backup_before_writing(request, log)
         staged.write_to(request.db_path)  # one statement: on failure the file is as it was
         written = True
-        _run_years(runner, config, request.db_path, result, echo)
+        _run_years(runner, config, request.db_path, result, log, summary_path)
         result.status = "success"
     except (PlanwiseError, duckdb.Error) as error:
         failure = _as_planwise_error(error, request.db_path)
         result.status, result.exit_code = "failed", failure.exit_code
-        result.errors.append(mask(str(failure)))
-    except KeyboardInterrupt:
-        result.status, result.exit_code = "interrupted", 130
-        result.errors.append("interrupted by the user (Ctrl-C); rerun the same command to rebuild the years")
+        result.add_error(str(failure), failure.hint)
+    except KeyboardInterrupt as interrupt:
+        result.status, result.exit_code = "interrupted", exit_code(interrupt)
+        what = "SIGTERM" if result.exit_code == 143 else "Ctrl-C"
+        result.add_error(f"interrupted ({what}); the running year was not completed",
+                         "run the same command again to rebuild the years")
     finally:
         result.dbt_invocations = list(runner.invocations)
         result.ended_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
         result.duration_seconds = round(time.monotonic() - started, 3)
-        _record(result, run_dir, request.db_path if written else None)
+        for error in result.recovery:
+            log.error(error["error"], fix=error["fix"])
+        _record(result, summary_path, request.db_path if written else None)
+        log.event("run_finished", f"run {result.run_id}: {result.status} in {result.duration_seconds:.1f}s",
+                  "INFO" if result.status == "success" else "ERROR", console=False, status=result.status,
+                  exit_code=result.exit_code, seconds=result.duration_seconds,
+                  years_processed=result.years_processed, summary_path=result.summary_path)
     return result
 
 
-def _backup_before_writing(request: RunRequest, run_id: str, echo: Echo) -> dict:
+def _census_fields(staged: StagedCensus) -> dict:
+    report = staged.report.to_dict()
+    return {key: report[key] for key in ("path", "fingerprint", "rows_read", "active") if key in report}
+
+
+def _backup_before_writing(request: RunRequest, log: RunLog) -> dict:
     """The pre-run backup, or why there is none; a failed backup stops the run before its first write."""
     if not request.backup:
-        echo("backup: skipped (--no-backup)")
+        log.info("backup_skipped", "backup: skipped (--no-backup)", reason="--no-backup")
         return {"status": "skipped", "reason": "--no-backup"}
     if not request.db_path.exists():
         return {"status": "skipped", "reason": "no database yet (first run)"}
     began = time.monotonic()
     try:
-        backup = create_backup(request.db_path, run_id, request.config.get("backup.keep"))
+        backup = create_backup(request.db_path, log.run_id, request.config.get("backup.keep"))
     except PlanwiseError as error:
         raise type(error)(f"pre-run backup failed, the run did not start: {error.message}", error.hint) from None
     seconds = round(time.monotonic() - began, 3)
-    echo(f"backup: {backup.path} ({backup.manifest['size'] / 1e6:,.1f} MB, verified, {seconds:.1f}s)")
+    log.info("backup_created", f"backup: {backup.path} ({backup.manifest['size'] / 1e6:,.1f} MB, verified, "
+             f"{seconds:.1f}s)", path=str(backup.path), size=backup.manifest["size"], seconds=seconds)
     return {"status": "created", "path": str(backup.path), "size": backup.manifest["size"],
             "sha256": backup.sha256, "seconds": seconds}
 
@@ -193,42 +191,53 @@ def _masked(echo: Echo) -> Echo:
     return lambda line: echo(mask(line))
 
 
-def _run_years(runner: DbtRunner, config: SimulationConfig, db_path: Path, result: RunResult, echo: Echo) -> None:
+def _run_years(runner: DbtRunner, config: SimulationConfig, db_path: Path, result: RunResult, log: RunLog,
+               summary_path: Path) -> None:
     variables = config.dbt_vars()
     runner.parse()
     runner.run("seed", variables, extra=["--full-refresh"])
-    for year in range(config.start_year, config.end_year + 1):
+    for year in config.years:
         began = time.monotonic()
+        log.info("year_started", f"{year}: started", console=False, year=year)
+
+        def model_finished(node: NodeResult, year: int = year) -> None:
+            model = node.unique_id.rsplit(".", 1)[-1]
+            result.models.append({"year": year, "model": model, "status": node.status, "seconds": node.seconds})
+            log.event("model_finished", f"{year}: {model} {node.status} in {node.seconds:.2f}s",
+                      "INFO" if node.status == "success" else "ERROR", console=False, year=year, model=model,
+                      unique_id=node.unique_id, status=node.status, seconds=node.seconds)
+
         # the first simulated year rebuilds the year-keyed tables from scratch (new columns, stale years gone)
         extra = ["--full-refresh"] if year == config.start_year else []
-        runner.run("run", {**variables, "simulation_year": year}, extra=extra)
+        runner.run("run", {**variables, "simulation_year": year}, extra=extra, on_node=model_finished)
+        checks = gate(db_path, result.run_id, year, config)
+        _log_quality(log, result, year, checks)
+        fail_closed(checks)  # an error-severity failure stops the run here: the year is not done
         with duckdb.connect(str(db_path), read_only=True) as con:
             metrics = year_metrics(con, year)
+            result.total_rows = row_counts(con)
         outcome = YearOutcome(year=year, seconds=round(time.monotonic() - began, 3), metrics=metrics)
         result.years.append(outcome)
-        echo(format_year_line(outcome))
+        result.years_processed.append(year)
+        log.info("year_finished", format_year_line(outcome), year=year, seconds=outcome.seconds, metrics=metrics,
+                 quality={c.check: c.status for c in checks})
+        write_summary(result, summary_path)
 
 
-def format_year_line(outcome: YearOutcome) -> str:
-    m = outcome.metrics
-    return (f"{outcome.year}: {m['start_headcount']:,} -> {m['end_headcount']:,} employees, "
-            f"{m['hire_events']:,} hires, {m['termination_events']:,} terminations, {outcome.seconds:.1f}s")
+def _log_quality(log: RunLog, result: RunResult, year: int, checks: list[CheckResult]) -> None:
+    """One quality_check line per check of the year (a failure carries its sample), and the summary's record."""
+    result.quality[str(year)] = [c.to_dict() for c in checks]
+    for check in checks:
+        level = "INFO" if check.status == "pass" else ("WARNING" if not check.blocks else "ERROR")
+        log.event("quality_check", check.line(), level, console=level == "WARNING", year=year, check=check.check,
+                  severity=check.severity, status=check.status, failing_count=check.failing_count,
+                  sample=check.sample if check.status != "pass" else [], figures=check.figures)
 
 
-def _record(result: RunResult, run_dir: Path, db_path: Path | None) -> None:
+def _record(result: RunResult, summary: Path, db_path: Path | None) -> None:
     """summary.json for every started run (masked), plus a provenance row in run_metadata (never in simulated
     tables) when the run changed the database: a run stopped before its first write leaves the file as it was."""
-    summary = run_dir / "summary.json"
-    result.summary_path = str(summary)
-    tmp = summary.with_suffix(".tmp")
-    try:
-        run_dir.mkdir(parents=True, exist_ok=True)
-        tmp.write_text(json.dumps(mask_data(result.to_dict()), indent=2, sort_keys=True, default=str))
-        os.replace(tmp, summary)
-    except OSError as error:  # a full disk must not turn the run's one-line error into a traceback
-        with suppress(OSError):
-            tmp.unlink(missing_ok=True)
-        result.summary_path = f"(not written: {error.strerror})"
+    write_summary(result, summary)
     if db_path is None:
         return
     try:
@@ -245,4 +254,5 @@ def _record(result: RunResult, run_dir: Path, db_path: Path | None) -> None:
                            __version__, str(summary)]),
             )
     except duckdb.Error as error:
-        result.errors.append(mask(f"could not record run_metadata: {error}"))
+        result.add_error(f"could not record run_metadata: {error}", "the run's results are intact; "
+                         "check the disk, then `planwise check` the database")

@@ -1,11 +1,104 @@
-"""The human-readable end of a run: one table of per-year figures (masked like every line the CLI prints)."""
+"""What a run did, as `artifacts/runs/<run_id>/summary.json` and as the table printed at the end.
+
+The file exists from the moment a run has started (status `running`) and is replaced atomically after every
+year and at the end (`success`, `failed`, `interrupted`), so even a run killed with SIGKILL leaves a summary
+naming the years it completed. Everything in it, and every line of the table, passes through `masking`.
+"""
 
 from __future__ import annotations
 
+import json
+import os
+import platform
+from contextlib import suppress
+from dataclasses import asdict, dataclass, field
 from decimal import Decimal
+from importlib import metadata
+from pathlib import Path
 
-from .masking import mask
-from .pipeline import RunResult
+from . import __version__
+from .masking import mask, mask_data
+
+SLOWEST = 5
+
+
+@dataclass
+class YearOutcome:
+    year: int
+    seconds: float
+    metrics: dict
+
+
+@dataclass
+class RunResult:
+    """A run's record; `to_dict()` is summary.json."""
+
+    run_id: str
+    status: str
+    db_path: str
+    started_at: str
+    start_year: int
+    end_year: int
+    seed: int
+    config_digest: str
+    census: dict = field(default_factory=dict)
+    backup: dict = field(default_factory=dict)
+    years: list[YearOutcome] = field(default_factory=list)
+    years_processed: list[int] = field(default_factory=list)
+    quality: dict[str, list[dict]] = field(default_factory=dict)  # year -> every check's result
+    total_rows: dict[str, int] = field(default_factory=dict)  # year-keyed table -> rows, all years
+    models: list[dict] = field(default_factory=list)  # every model_finished: year, model, status, seconds
+    errors: list[str] = field(default_factory=list)
+    recovery: list[dict] = field(default_factory=list)  # each error with its fix
+    dbt_invocations: list[str] = field(default_factory=list)
+    log_path: str = ""
+    versions: dict[str, str] = field(default_factory=dict)
+    ended_at: str = ""
+    duration_seconds: float = 0.0
+    summary_path: str = ""
+    exit_code: int = 0
+
+    def add_error(self, message: str, hint: str | None) -> None:
+        self.errors.append(mask(message))
+        self.recovery.append({"error": mask(message), "fix": mask(hint or "see RECOVERY.md")})
+
+    def slowest_models(self) -> list[dict]:
+        return sorted(self.models, key=lambda m: (-m["seconds"], m["year"], m["model"]))[:SLOWEST]
+
+    def to_dict(self) -> dict:
+        data = asdict(self)
+        data.pop("models")
+        data["slowest_models"] = self.slowest_models()
+        return data
+
+
+def versions() -> dict[str, str]:
+    """The versions a result depends on, for the summary (and a bug report)."""
+    found = {"planwise": __version__, "python": platform.python_version()}
+    for package in ("dbt-core", "dbt-duckdb", "duckdb"):
+        try:
+            found[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            found[package] = "not installed"
+    return found
+
+
+def write_summary(result: RunResult, path: Path) -> None:
+    """Replace summary.json atomically (write a temp file, fsync, rename); a full disk is recorded, not raised."""
+    result.summary_path = str(path)
+    tmp = path.with_name(path.name + ".tmp")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with tmp.open("w", encoding="utf-8") as handle:
+            handle.write(json.dumps(mask_data(result.to_dict()), indent=2, sort_keys=True, default=str))
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except OSError as error:
+        with suppress(OSError):
+            tmp.unlink(missing_ok=True)
+        result.summary_path = f"(not written: {error.strerror})"
+
 
 _COLUMNS = (
     ("year", None), ("start", "start_headcount"), ("end", "end_headcount"), ("hires", "hire_events"),
@@ -19,6 +112,12 @@ def _cell(key: str, value: object) -> str:
         return f"{value:,}"
     number = Decimal(str(value))
     return f"{number:.1%}" if key == "participation_rate" else f"{number:,.0f}"
+
+
+def format_year_line(outcome: YearOutcome) -> str:
+    m = outcome.metrics
+    return (f"{outcome.year}: {m['start_headcount']:,} -> {m['end_headcount']:,} employees, "
+            f"{m['hire_events']:,} hires, {m['termination_events']:,} terminations, {outcome.seconds:.1f}s")
 
 
 def print_run_table(result: RunResult) -> None:

@@ -28,7 +28,8 @@ from navigator_orchestrator.errors import ConfigError
 SCHEMA_DEFAULTS = {s.key: s.default for s in SCHEMA}
 NUMERIC = [s for s in SCHEMA if s.kind in ("int", "number")]
 # keys of the orchestrator (backups, environment): not sent to dbt, not part of the digest
-ORCHESTRATOR_KEYS = {"backup.keep", "environment.required"}
+ORCHESTRATOR_KEYS = {"backup.keep", "environment.required", "quality.avg_compensation_min_change",
+                     "quality.avg_compensation_max_change"}
 
 
 def write(tmp_path: Path, text: str, name: str = "config.yaml") -> Path:
@@ -88,7 +89,9 @@ def test_spec_defaults_are_the_schema_defaults():
         "employer_core_contribution.rate": 0.02, "employer_core_contribution.minimum_hours": 1000,
     }
     assert {k: v for k, v in SCHEMA_DEFAULTS.items() if k not in ORCHESTRATOR_KEYS} == expected
-    assert {k: SCHEMA_DEFAULTS[k] for k in ORCHESTRATOR_KEYS} == {"backup.keep": 5, "environment.required": ()}
+    assert {k: SCHEMA_DEFAULTS[k] for k in ORCHESTRATOR_KEYS} == {"backup.keep": 5, "environment.required": (),
+                                                                  "quality.avg_compensation_min_change": -0.05,
+                                                                  "quality.avg_compensation_max_change": 0.15}
     assert {s.key for s in SCHEMA if not s.simulated} == ORCHESTRATOR_KEYS
 
 

@@ -1,0 +1,247 @@
+"""Per-year quality gates: every check is data (name, severity, SQL returning the failing rows, fix hint).
+
+A year counts as done only when its gate passed. The gate fails closed: an error-severity check with failing
+rows, a check that raises, or one that returns no verdict stops the run at that year. Warnings never stop a run.
+Results are appended to `dq_results` (history by run_id, which dbt's `store_failures` does not keep) with a
+sample of the failing rows, and returned for the log and the summary.
+
+Each check's SQL takes `$year` and returns one row per problem with `employee_id` (NULL for a whole-year
+problem) and `reason`; `$min_change`/`$max_change` are the tunable `quality.` thresholds.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+import duckdb
+
+from .config import SimulationConfig
+from .errors import InputError, SimulationError
+from .masking import mask_data
+
+SAMPLE_SIZE = 20
+ERROR, WARN = "error", "warn"
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    severity: str
+    sql: str
+    hint: str
+    counts: str | None = None  # optional SQL for a figure recorded with the result (e.g. contributors)
+
+
+@dataclass
+class CheckResult:
+    """One check of one year: `status` is pass, fail (failing rows) or error (the check itself broke)."""
+
+    run_id: str
+    year: int
+    check: str
+    severity: str
+    status: str
+    failing_count: int
+    sample: list[dict] = field(default_factory=list)
+    hint: str = ""
+    detail: str = ""
+    figures: dict = field(default_factory=dict)
+
+    @property
+    def blocks(self) -> bool:
+        """Whether this result stops the run: any check that broke, or a failed error-severity check."""
+        return self.status == "error" or (self.status == "fail" and self.severity == ERROR)
+
+    def line(self) -> str:
+        ids = [row["employee_id"] for row in self.sample if row.get("employee_id")]
+        first = f" (first: {', '.join(ids[:5])})" if ids else ""
+        reason = self.detail or (self.sample[0]["reason"] if self.sample else "")
+        what = {"pass": "ok", "fail": f"{self.failing_count:,} failing{first}: {reason}",
+                "error": f"check could not run: {self.detail}"}[self.status]
+        return f"quality {self.year} {self.check} [{self.severity}]: {what}"
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+_ACTIVE_PAY = "select avg(current_compensation) from fct_workforce_snapshot " \
+              "where simulation_year = {year} and employment_status = 'active'"
+# The reference pay of year Y: last year's active snapshot, or the census actives for the first simulated year.
+_REFERENCE_PAY = f"""coalesce(
+    ({_ACTIVE_PAY.format(year='$year - 1')}),
+    (select avg(employee_gross_compensation) from stg_census_data where is_start_population))"""
+
+CHECKS: tuple[Check, ...] = (
+    Check("workforce_count", ERROR, """
+        with needs as (select * from int_workforce_needs where simulation_year = $year),
+        actual as (select count(*) as n from fct_workforce_snapshot
+                   where simulation_year = $year and employment_status = 'active')
+        select null as employee_id,
+               'end headcount ' || actual.n || ', expected ' || coalesce(needs.expected_end_headcount::VARCHAR, 'no needs row')
+               || ' (N - T_exp + H - T_nh)' as reason
+        from actual left join needs on true
+        where actual.n = 0 or needs.expected_end_headcount is null or actual.n <> needs.expected_end_headcount""",
+          "rebuild the year's models: `dbt run --select int_workforce_needs+ --vars '{simulation_year: YEAR}'`, "
+          "then check the census's start population"),
+    Check("null_comp_count", ERROR, """
+        select employee_id, 'snapshot row with NULL ' || concat_ws(', ',
+                   case when current_compensation is null then 'current_compensation' end,
+                   case when full_year_equivalent_compensation is null then 'full_year_equivalent_compensation' end,
+                   case when prorated_annual_compensation is null then 'prorated_annual_compensation' end) as reason
+        from fct_workforce_snapshot
+        where simulation_year = $year and (current_compensation is null
+              or full_year_equivalent_compensation is null or prorated_annual_compensation is null)
+        union all
+        select employee_id, 'hire event with NULL compensation_amount' from fct_yearly_events
+        where simulation_year = $year and event_type = 'hire' and compensation_amount is null""",
+          "rebuild pay from the start population: `dbt run --select int_employee_compensation_by_year+`"),
+    Check("hires_needed_vs_made", ERROR, """
+        with made as (select level_id, count(*) as n from fct_yearly_events
+                      where simulation_year = $year and event_type = 'hire' group by all)
+        select null as employee_id,
+               'level ' || coalesce(l.level_id, m.level_id) || ': ' || coalesce(l.hires_needed, 0) || ' hires needed, '
+               || coalesce(m.n, 0) || ' made' as reason
+        from (select * from int_workforce_needs_by_level where simulation_year = $year) l
+        full join made m using (level_id)
+        where coalesce(l.hires_needed, 0) <> coalesce(m.n, 0)""",
+          "rebuild the hires: `dbt run --select int_workforce_needs_by_level int_hiring_events`"),
+    Check("avg_compensation", WARN, f"""
+        with pay as (select ({_ACTIVE_PAY.format(year='$year')}) as now, {_REFERENCE_PAY} as before)
+        select null as employee_id,
+               'average active pay ' || round(before, 2) || ' -> ' || round(now, 2) || ' ('
+               || round(100 * (now / before - 1), 2) || ' %, allowed ' || round(100 * $min_change, 2) || ' % to '
+               || round(100 * $max_change, 2) || ' %)' as reason
+        from pay
+        where now is null or before is null or now / before - 1 < $min_change or now / before - 1 > $max_change""",
+          "check the merit, COLA, promotion and new-hire pay settings; tune quality.avg_compensation_min_change / "
+          "quality.avg_compensation_max_change if the change is intended"),
+    Check("contribution_coverage", ERROR, """
+        select employee_id, 'enrolled at ' || current_deferral_rate || ' with pay ' || prorated_annual_compensation
+               || ' but contribution ' || coalesce(employee_contribution::VARCHAR, 'NULL') as reason
+        from fct_workforce_snapshot
+        where simulation_year = $year and employment_status = 'active' and is_enrolled_flag
+          and current_deferral_rate > 0 and prorated_annual_compensation > 0
+          and coalesce(employee_contribution, 0) <= 0""",
+          "rebuild contributions: `dbt run --select int_employee_contributions+`",
+          counts="select count(*) filter (where employee_contribution > 0) as contributors, "
+                 "count(*) filter (where is_enrolled_flag and employment_status = 'active') as enrolled_actives "
+                 "from fct_workforce_snapshot where simulation_year = $year"),
+    Check("events_inside_year", ERROR, """
+        select e.employee_id, e.event_type || ' dated ' || e.effective_date || case
+                   when year(e.effective_date) <> $year then ', outside ' || $year
+                   when e.effective_date < s.employee_hire_date then ', before the hire date ' || s.employee_hire_date
+                   else ', after the termination on ' || s.termination_date end as reason
+        from fct_yearly_events e
+        left join fct_workforce_snapshot s on s.employee_id = e.employee_id and s.simulation_year = $year
+        where e.simulation_year = $year and (year(e.effective_date) <> $year
+              or e.effective_date < s.employee_hire_date or e.effective_date > s.termination_date)""",
+          "rebuild the year's events: `dbt run --select int_employee_compensation_by_year+`"),
+    Check("irs_limit", ERROR, """
+        select s.employee_id, 'contribution ' || s.employee_contribution || ' above the ' || $year || ' limit '
+               || coalesce(l.limit::VARCHAR, '(no limit row)') || ' at age ' || s.current_age as reason
+        from fct_workforce_snapshot s
+        left join (select case when a.age >= 50 then catch_up_limit else base_limit end as limit, a.age
+                   from config_irs_limits, range(0, 130) a(age) where limit_year = $year) l on l.age = s.current_age
+        where s.simulation_year = $year and (l.limit is null or s.employee_contribution > l.limit)""",
+          "check dbt/seeds/config_irs_limits.csv and rebuild contributions: "
+          "`dbt run --select int_employee_contributions+`"),
+)
+CHECKS_BY_NAME = {check.name: check for check in CHECKS}
+
+
+def thresholds(config: SimulationConfig) -> dict[str, float]:
+    return {"min_change": config.get("quality.avg_compensation_min_change"),
+            "max_change": config.get("quality.avg_compensation_max_change")}
+
+
+def evaluate(con: duckdb.DuckDBPyConnection, run_id: str, year: int, config: SimulationConfig,
+             checks: tuple[Check, ...] = CHECKS) -> list[CheckResult]:
+    """Run every check on one year (read-only): a check that raises becomes a result with status `error`."""
+    params = {"year": int(year), **thresholds(config)}
+    return [_evaluate_one(con, check, run_id, int(year), params) for check in checks]
+
+
+def _evaluate_one(con: duckdb.DuckDBPyConnection, check: Check, run_id: str, year: int,
+                  params: dict[str, Any]) -> CheckResult:
+    result = CheckResult(run_id, year, check.name, check.severity, "error", 0, hint=check.hint)
+    try:
+        ordered = f"select * from ({check.sql}) order by employee_id nulls first, reason"  # a stable sample
+        cursor = con.execute(ordered, _used(check.sql, params))
+        names = [column[0] for column in cursor.description or ()]
+        if "employee_id" not in names or "reason" not in names:
+            result.detail = f"returned columns {names}, not employee_id and reason: no verdict"
+            return result
+        rows = [dict(zip(names, row)) for row in cursor.fetchall()]
+        if check.counts:
+            cursor = con.execute(check.counts, _used(check.counts, params))
+            result.figures = dict(zip([c[0] for c in cursor.description], cursor.fetchone()))
+    except duckdb.Error as error:
+        result.detail = " ".join(str(error).split())[:300]
+        return result
+    result.status = "fail" if rows else "pass"
+    result.failing_count = len(rows)
+    result.sample = [{k: (None if v is None else str(v)) for k, v in row.items()} for row in rows[:SAMPLE_SIZE]]
+    return result
+
+
+def _used(sql: str, params: dict[str, Any]) -> dict[str, Any]:
+    """DuckDB rejects named parameters a statement does not use."""
+    return {name: value for name, value in params.items() if f"${name}" in sql}
+
+
+DQ_RESULTS_DDL = """create table if not exists dq_results (
+    run_id varchar not null, year integer not null, "check" varchar not null, severity varchar not null,
+    status varchar not null, failing_count integer not null, sample json, recorded_at timestamptz)"""
+
+
+def record(con: duckdb.DuckDBPyConnection, results: list[CheckResult]) -> None:
+    """Append the results to dq_results (masked; history is never rewritten)."""
+    con.execute(DQ_RESULTS_DDL)
+    now = datetime.now(timezone.utc)
+    con.executemany("insert into dq_results values (?, ?, ?, ?, ?, ?, ?, ?)", [
+        [r.run_id, r.year, r.check, r.severity, r.status, r.failing_count,
+         json.dumps(mask_data(r.sample)), now] for r in results])
+
+
+class QualityGateError(SimulationError):
+    """A year failed its quality gate: the run stops there and the year is not done."""
+
+
+def gate(db_path, run_id: str, year: int, config: SimulationConfig) -> list[CheckResult]:
+    """Evaluate one year's checks and append them to dq_results; `fail_closed` then decides."""
+    with duckdb.connect(str(db_path)) as con:
+        results = evaluate(con, run_id, year, config)
+        record(con, results)
+    return results
+
+
+def fail_closed(results: list[CheckResult]) -> None:
+    """Raise QualityGateError naming the first blocking result (check, year, first failing ids) and its fix."""
+    blocking = next((r for r in results if r.blocks), None)
+    if blocking is not None:
+        raise QualityGateError(f"quality gate {blocking.check} failed for {blocking.year}: "
+                               f"{blocking.line().split(': ', 1)[1]}", blocking.hint)
+
+
+def check_database(db_path, run_id: str, config: SimulationConfig,
+                   years: tuple[int, int] | None = None) -> list[CheckResult]:
+    """`planwise check`: the gate on every (or the given) simulated year of an existing database, recorded."""
+    with duckdb.connect(str(db_path)) as con:
+        present = {name for (name,) in con.execute("select table_name from duckdb_tables()").fetchall()}
+        if "fct_workforce_snapshot" not in present:
+            raise InputError(f"{db_path} holds no simulation (no fct_workforce_snapshot table)",
+                             "run `planwise run --years 2025-2029` (or plain dbt) on it first")
+        built = [y for (y,) in con.execute("select distinct simulation_year from fct_workforce_snapshot "
+                                           "order by 1").fetchall()]
+        wanted = built if years is None else list(range(years[0], years[1] + 1))
+        missing = [y for y in wanted if y not in built]
+        if missing or not wanted:
+            raise InputError(f"{db_path} has no simulated rows for {', '.join(map(str, missing)) or 'any year'} "
+                             f"(it holds {', '.join(map(str, built)) or 'none'})",
+                             "pass --years within the simulated years, or run them first")
+        results = [r for year in wanted for r in evaluate(con, run_id, year, config)]
+        record(con, results)
+    return results
