@@ -204,7 +204,7 @@ def _run_years(runner: DbtRunner, config: SimulationConfig, db_path: Path, resul
             model = node.unique_id.rsplit(".", 1)[-1]
             result.models.append({"year": year, "model": model, "status": node.status, "seconds": node.seconds})
             log.event("model_finished", f"{year}: {model} {node.status} in {node.seconds:.2f}s",
-                      "INFO" if node.status == "success" else "ERROR", console=False, year=year, model=model,
+                      {"success": "INFO", "skipped": "WARNING"}.get(node.status, "ERROR"), console=False, year=year, model=model,
                       unique_id=node.unique_id, status=node.status, seconds=node.seconds)
 
         # the first simulated year rebuilds the year-keyed tables from scratch (new columns, stale years gone)

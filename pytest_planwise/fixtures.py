@@ -1,4 +1,5 @@
-"""The plugin's fixtures: a seeded-run factory shared across xdist workers, and isolated database copies."""
+"""The plugin's fixtures: a seeded-run factory shared across xdist workers, isolated database copies, baselines,
+dbt tests and the quality gates."""
 
 from __future__ import annotations
 
@@ -10,9 +11,11 @@ from typing import Any, Callable
 
 import pytest
 
+from navigator_orchestrator.quality import CheckResult
+
 from .baseline import DEFAULT_TOLERANCES, ToleranceBaseline
 from .dbt_tests import DbtTestOutcome, run_dbt_tests
-from .runs import PlanwiseRun, RunSpec, build_run, file_lock, isolated_copy
+from .runs import PlanwiseRun, RunSpec, build_run, file_lock, isolated_copy, run_quality_gates
 
 
 @pytest.fixture(scope="session")
@@ -104,5 +107,21 @@ def planwise_dbt_tests() -> Callable[[PlanwiseRun | Path], dict[str, DbtTestOutc
                 record.write_text(json.dumps({k: asdict(v) for k, v in outcomes.items()}))
             data = json.loads(record.read_text())
         return {key: DbtTestOutcome(**value) for key, value in data.items()}
+
+    return factory
+
+
+@pytest.fixture(scope="session")
+def planwise_quality() -> Callable[..., list[CheckResult]]:
+    """Factory: planwise_quality(run or db path, years=None, **quality overrides) -> every check of every year.
+
+    The same gates `planwise run` applies after each year, evaluated read-only (nothing is recorded), each
+    result with its status, failing count and a sample of failing rows (`employee_id`, `reason`). Thresholds
+    are config keys: planwise_quality(run, quality__avg_compensation_max_change=0.01).
+    """
+    def factory(target: PlanwiseRun | Path, years: tuple[int, int] | None = None,
+                **overrides: Any) -> list[CheckResult]:
+        db = target if isinstance(target, Path) else target.db_path
+        return run_quality_gates(db, years, {key.replace("__", "."): value for key, value in overrides.items()})
 
     return factory

@@ -26,6 +26,7 @@ import duckdb
 
 from navigator_orchestrator.census import generate_census
 from navigator_orchestrator.config import load_config, render_yaml
+from navigator_orchestrator.quality import CheckResult, evaluate
 
 
 @dataclass(frozen=True)
@@ -163,3 +164,14 @@ def isolated_copy(run: PlanwiseRun, destination: Path) -> Path:
     target = destination / run.db_path.name
     shutil.copy2(run.db_path, target)
     return target
+
+
+def run_quality_gates(db_path: Path, years: tuple[int, int] | None = None,
+                      overrides: dict[str, Any] | None = None) -> list[CheckResult]:
+    """Every quality check on every simulated year of a database (or `years`), read-only."""
+    config = load_config(None, overrides or {})
+    with duckdb.connect(str(db_path), read_only=True) as con:
+        built = [y for (y,) in con.execute("select distinct simulation_year from fct_workforce_snapshot "
+                                           "order by 1").fetchall()]
+        wanted = built if years is None else range(years[0], years[1] + 1)
+        return [result for year in wanted for result in evaluate(con, "pytest", year, config)]

@@ -1,25 +1,11 @@
 """The dbt project works on its own, as dbt users expect: plain `dbt` from dbt/ against a planwise database."""
 
-import os
-import shutil
-import subprocess
-import sys
 from decimal import ROUND_HALF_UP, Decimal
-from pathlib import Path
 
 import duckdb
 
 from navigator_orchestrator.digest import marts_digest
-from navigator_orchestrator.paths import DBT_DIR
-
-
-def plain_dbt(*args: str, db: Path, tmp_path: Path) -> subprocess.CompletedProcess:
-    """`dbt <args>` run from dbt/ with DB_PATH pointing at `db`; dbt's target and logs go under tmp_path."""
-    dbt = shutil.which("dbt") or str(Path(sys.executable).parent / "dbt")
-    env = {**{k: v for k, v in os.environ.items() if k != "PLANWISE_DB_PATH"}, "DB_PATH": str(db),
-           "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
-    return subprocess.run([dbt, *args, "--target-path", str(tmp_path / "target"), "--log-path", str(tmp_path / "logs")],
-                          cwd=DBT_DIR, env=env, capture_output=True, text=True)
+from pytest_planwise.commands import plain_dbt
 
 
 def test_plain_dbt_build_of_a_year_rebuilds_it_identically(planwise_run, planwise_isolated_db, tmp_path):
@@ -27,7 +13,7 @@ def test_plain_dbt_build_of_a_year_rebuilds_it_identically(planwise_run, planwis
     db = planwise_isolated_db(run)
     with duckdb.connect(str(db), read_only=True) as con:
         before = {year: marts_digest(con, year) for year in (2025, 2026)}
-    done = plain_dbt("build", "--vars", "{simulation_year: 2026}", db=db, tmp_path=tmp_path)
+    done = plain_dbt("build", "--vars", "{simulation_year: 2026}", db=db, work=tmp_path)
     assert done.returncode == 0, done.stdout[-3000:]
     assert "Completed successfully" in done.stdout
     with duckdb.connect(str(db), read_only=True) as con:
@@ -41,7 +27,7 @@ def test_plain_dbt_build_of_a_year_rebuilds_it_identically(planwise_run, planwis
 def test_plain_dbt_run_of_one_model_with_vars(planwise_run, planwise_isolated_db, tmp_path):
     db = planwise_isolated_db(planwise_run(years="2025-2026", employees=1000))
     done = plain_dbt("run", "--select", "int_workforce_needs", "--vars",
-                     "{simulation_year: 2026, simulation__target_growth_rate: 0.10}", db=db, tmp_path=tmp_path)
+                     "{simulation_year: 2026, simulation__target_growth_rate: 0.10}", db=db, work=tmp_path)
     assert done.returncode == 0, done.stdout[-3000:]
     with duckdb.connect(str(db), read_only=True) as con:
         start, growth = con.execute("select start_headcount, target_net_growth from int_workforce_needs "
