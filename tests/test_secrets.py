@@ -155,8 +155,13 @@ def test_a_secret_in_dotenv_reaches_no_file_and_no_console(planwise_run, planwis
     assert f"api_token={MASK}" in dbt_log.read_text(), "the secret-bearing command line never reached dbt's log"
     summary = json.loads(next(p for p in written if p.name == "summary.json").read_text())
     assert summary["census"]["path"].endswith(f"api_token={MASK}")
+    (run_log,) = [p for p in written if p.suffix == ".jsonl"]  # the JSONL run log carries the census path, masked
+    assert run_log.parent == db.parent / "logs" and f"api_token={MASK}" in run_log.read_text()
     with duckdb.connect(str(db), read_only=True) as con:
         assert con.execute("select run_id from run_metadata where run_id = ?", [summary["run_id"]]).fetchall()
+        stored = con.execute("select string_agg(concat_ws('|', run_id, \"check\", status, sample), '\n') "
+                             "from dq_results").fetchone()[0]  # read back, not scanned: DuckDB compresses strings
+    assert summary["run_id"] in stored and not any(secret in stored for secret in SECRETS)
 
 
 def test_a_missing_required_variable_exits_2_naming_it_and_touches_nothing(

@@ -1,0 +1,153 @@
+"""Quality gates (issue 7): each check catches its own corruption with the failing rows in hand, a check that
+raises or gives no verdict fails closed, warnings never stop a run, `planwise check` runs the same gates on a
+database, and dbt's tag:critical tests work from dbt/ on the database a run left."""
+
+import json
+
+import duckdb
+import pytest
+
+from navigator_orchestrator.config import load_config
+from navigator_orchestrator.errors import SimulationError
+from navigator_orchestrator.masking import MASK
+from navigator_orchestrator.quality import CHECKS, CHECKS_BY_NAME, Check, CheckResult, evaluate, fail_closed, record
+from pytest_planwise.commands import planwise_command, plain_dbt
+
+pytestmark = pytest.mark.quality
+
+YEARS = "2025-2026"
+EMPLOYEES = 1000
+VICTIM = ("select employee_id from fct_workforce_snapshot where simulation_year = 2026 and employment_status = "
+          "'active' and is_enrolled_flag and current_deferral_rate > 0 order by employee_id limit 1")
+
+# check -> the corruption (SQL on a copy of a good database) that it, and only it, must catch
+CORRUPTIONS = {
+    "workforce_count": f"delete from fct_workforce_snapshot where simulation_year = 2026 and employee_id = ({VICTIM})",
+    "null_comp_count": "update fct_workforce_snapshot set prorated_annual_compensation = null "
+                       f"where simulation_year = 2026 and employee_id = ({VICTIM})",
+    "hires_needed_vs_made": "delete from fct_yearly_events where simulation_year = 2026 and employee_id = "
+                            "'NH_2026_000001' and event_type = 'hire'",
+    "avg_compensation": "update fct_workforce_snapshot set current_compensation = current_compensation * 1.3 "
+                        "where simulation_year = 2026 and employment_status = 'active'",
+    "contribution_coverage": "update fct_workforce_snapshot set employee_contribution = 0 "
+                             f"where simulation_year = 2026 and employee_id = ({VICTIM})",
+    "events_inside_year": "update fct_yearly_events set effective_date = date '2027-01-05' where simulation_year = "
+                          "2026 and event_type = 'raise' and employee_id = (select min(employee_id) from "
+                          "fct_yearly_events where simulation_year = 2026 and event_type = 'raise')",
+    "irs_limit": "update fct_workforce_snapshot set employee_contribution = 99999 "
+                 f"where simulation_year = 2026 and employee_id = ({VICTIM})",
+}
+
+
+@pytest.fixture(scope="module")
+def good_run(planwise_run):
+    run = planwise_run(years=YEARS, employees=EMPLOYEES)
+    assert run.status == "success", run.stderr
+    return run
+
+
+def test_every_check_has_a_corruption_that_catches_it():
+    assert set(CORRUPTIONS) == set(CHECKS_BY_NAME)
+    assert {c.severity for c in CHECKS} == {"error", "warn"} and all(c.hint for c in CHECKS)
+
+
+def test_a_good_run_passes_every_gate(good_run, planwise_quality):
+    results = planwise_quality(good_run)
+    assert [(r.year, r.check) for r in results] == [(y, c.name) for y in (2025, 2026) for c in CHECKS]
+    assert all(r.status == "pass" for r in results), [r.line() for r in results if r.status != "pass"]
+    coverage = next(r for r in results if r.check == "contribution_coverage" and r.year == 2026)
+    assert coverage.figures["contributors"] > 0  # the number of contributors is recorded
+
+
+@pytest.mark.parametrize("check", sorted(CORRUPTIONS))
+def test_each_corruption_is_caught_by_its_check_only(good_run, planwise_isolated_db, planwise_quality, check):
+    db = planwise_isolated_db(good_run)
+    with duckdb.connect(str(db)) as con:
+        victim = con.execute(VICTIM).fetchone()[0]
+        con.execute(CORRUPTIONS[check])
+    failed = [r for r in planwise_quality(db) if r.status != "pass"]
+    assert [(r.year, r.check, r.status) for r in failed] == [(2026, check, "fail")]
+    (result,) = failed
+    assert result.failing_count >= 1 and result.sample and {"employee_id", "reason"} <= set(result.sample[0])
+    if VICTIM in CORRUPTIONS[check] and check != "workforce_count":  # a per-person check names the person
+        assert result.sample[0]["employee_id"] == victim, result.sample
+    assert result.blocks == (CHECKS_BY_NAME[check].severity == "error")
+
+
+def test_a_check_that_raises_or_gives_no_verdict_fails_closed(good_run, planwise_isolated_db):
+    db = planwise_isolated_db(good_run)
+    broken = (Check("raises", "warn", "select employee_id, reason from no_such_table", "fix it"),
+              Check("no_verdict", "warn", "select 1 as n where $year > 0", "fix it"))
+    with duckdb.connect(str(db)) as con:
+        results = evaluate(con, "test", 2026, load_config(), broken)
+    assert [(r.check, r.status, r.blocks) for r in results] == [("raises", "error", True), ("no_verdict", "error", True)]
+    assert "no_such_table" in results[0].detail and "no verdict" in results[1].detail
+    with pytest.raises(SimulationError, match=r"quality gate raises failed for 2026: check could not run"):
+        fail_closed(results)
+
+
+def test_a_warning_is_logged_with_its_sample_and_the_run_succeeds(planwise_run):
+    run = planwise_run(years="2025-2025", employees=EMPLOYEES, quality__avg_compensation_max_change=0.0)
+    assert run.status == "success", run.stderr
+    (warned,) = [c for c in run.summary["quality"]["2025"] if c["status"] != "pass"]
+    assert warned["check"] == "avg_compensation" and warned["severity"] == "warn" and warned["sample"]
+    assert "allowed -5.0 % to 0.0 %" in warned["sample"][0]["reason"]
+    assert "quality 2025 avg_compensation [warn]: 1 failing" in run.stdout  # on the console too
+    lines = [json.loads(line) for line in open(run.summary["log_path"])]
+    (logged,) = [line for line in lines if line["event"] == "quality_check" and line["status"] == "fail"]
+    assert logged["level"] == "WARNING" and logged["sample"] == warned["sample"]
+
+
+def test_planwise_check_runs_the_gates_on_a_database(good_run, planwise_isolated_db, tmp_path):
+    db = planwise_isolated_db(good_run)
+    done = planwise_command(["check", "--db", db], tmp_path)
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert len([line for line in lines if line.startswith("quality ")]) == 2 * len(CHECKS)
+    assert "quality 2026 irs_limit [error]: ok" in lines
+
+    with duckdb.connect(str(db)) as con:
+        con.execute(CORRUPTIONS["null_comp_count"])
+        victim = con.execute("select employee_id from fct_workforce_snapshot where simulation_year = 2026 and "
+                             "prorated_annual_compensation is null").fetchone()[0]
+    done = planwise_command(["check", "--db", db, "--years", "2026"], tmp_path)
+    assert done.returncode == 1
+    (error,) = done.stderr.splitlines()
+    assert error.startswith(f"planwise: error: quality gate null_comp_count failed for 2026: 1 failing (first: {victim})")
+    assert "(fix: " in error
+    with duckdb.connect(str(db), read_only=True) as con:
+        runs = con.execute("select count(distinct run_id) from dq_results").fetchone()[0]
+    assert runs == 3  # the run's own results, then each check's: history is appended, never rewritten
+
+    done = planwise_command(["check", "--db", db, "--years", "2031"], tmp_path)
+    assert done.returncode == 2 and "no simulated rows for 2031" in done.stderr
+
+
+def test_dq_results_samples_are_masked(tmp_path):
+    db = tmp_path / "masked.duckdb"
+    secret = "password=hunter2-not-for-logs"
+    with duckdb.connect(str(db)) as con:
+        record(con, [CheckResult("r", 2025, "c", "warn", "fail", 1, [{"employee_id": "E1", "reason": secret}])])
+        (sample,) = con.execute("select sample from dq_results").fetchone()
+    assert "hunter2" not in sample and f"password={MASK}" in sample
+
+
+def test_dbt_critical_tests_pass_on_a_run_and_name_the_failures_table(good_run, planwise_isolated_db, tmp_path):
+    db = planwise_isolated_db(good_run)
+    done = plain_dbt("test", "--select", "tag:critical", db=db, work=tmp_path / "dbt")
+    assert done.returncode == 0, done.stdout[-3000:]
+    assert "Completed successfully" in done.stdout
+    done = plain_dbt("test", "--select", "int_hiring_events", db=db, work=tmp_path / "dbt")
+    assert done.returncode == 0, done.stdout[-3000:]
+
+    with duckdb.connect(str(db)) as con:  # a hire with no pay, planted in the mart and the hiring model
+        con.execute("update fct_yearly_events set compensation_amount = null "
+                    "where event_type = 'hire' and employee_id = 'NH_2026_000003'")
+        con.execute("update int_hiring_events set compensation_amount = null where employee_id = 'NH_2026_000003'")
+    done = plain_dbt("test", "--select", "tag:critical", db=db, work=tmp_path / "dbt")
+    assert done.returncode == 1
+    assert "Failure in test hire_compensation_not_null" in done.stdout
+    assert "dbt_test__audit" in done.stdout and "hire_compensation_not_null" in done.stdout  # the failures table
+    with duckdb.connect(str(db), read_only=True) as con:
+        rows = con.execute("select employee_id from main_dbt_test__audit.hire_compensation_not_null").fetchall()
+    assert rows == [("NH_2026_000003",)]
