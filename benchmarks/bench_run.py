@@ -6,6 +6,8 @@ This measures exactly what a user runs: one `planwise run` subprocess per repeti
 How:
     python benchmarks/bench_run.py                                   # 100,000 employees, 3 repetitions
     python benchmarks/bench_run.py --employees 100000 1000000 --repeat 1 --workdir /tmp/bench
+    python benchmarks/bench_run.py --checkout /tmp/old-checkout      # the same runs with another checkout's code,
+                                                                     # for a before/after in one session
 
 For each size: `planwise census generate --employees N --seed 42` once (not timed), then `--repeat` times
 `planwise run --years Y0-Y1 --census ... --db <fresh folder>/simulation.duckdb --threads T`. Per repetition:
@@ -32,6 +34,7 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
+CODE = {"cwd": REPO}  # where the commands run; `--checkout` points it (and `python -m`'s imports) elsewhere
 MIB = 1024 * 1024
 TARGET_WALL_100K = 20.0           # seconds, 100,000 employees x 5 years
 TARGET_RSS_1M = 6 * 1024 ** 3     # bytes (6 GiB), 1,000,000 employees x 5 years
@@ -111,7 +114,7 @@ def run_measured(cmd: list[str], out_dir: Path) -> dict:
     load_before = os.getloadavg()[0]
     with open(stdout_path, "wb") as out, open(stderr_path, "wb") as err:
         began = time.perf_counter()
-        process = subprocess.Popen(cmd, cwd=REPO, stdout=out, stderr=err, env=env)
+        process = subprocess.Popen(cmd, cwd=CODE["cwd"], stdout=out, stderr=err, env=env)
         sampler = TreeSampler(process.pid)
         sampler.start()
         try:
@@ -227,12 +230,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workdir", type=Path, default=Path("/tmp/planwise-bench"),
                         help="census files, databases and results (default /tmp/planwise-bench)")
     parser.add_argument("--reuse-census", action="store_true", help="reuse an existing census_N.parquet")
+    parser.add_argument("--checkout", type=Path, help="run another checkout's code (python -m from that folder), "
+                                                      "e.g. a `git worktree` of the commit before a change")
     args = parser.parse_args(argv)
     first, last = parse_years(args.years)
     years = list(range(first, last + 1))
     workdir = args.workdir.resolve()
     workdir.mkdir(parents=True, exist_ok=True)
     planwise = planwise_command()
+    if args.checkout:
+        CODE["cwd"] = args.checkout.resolve()
+        planwise = [sys.executable, "-m", "navigator_orchestrator.cli"]
 
     results: dict[int, list[dict]] = {}
     failed = False
@@ -242,7 +250,7 @@ def main(argv: list[str] | None = None) -> int:
             cmd = [*planwise, "census", "generate", "--employees", str(n), "--seed", "42", "--out", str(census)]
             print("$", " ".join(cmd), flush=True)
             began = time.perf_counter()
-            done = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True)
+            done = subprocess.run(cmd, cwd=CODE["cwd"], capture_output=True, text=True)
             if done.returncode != 0:
                 print(f"census generation failed (exit {done.returncode}):\n{tail(done.stderr)}", file=sys.stderr)
                 return 1
