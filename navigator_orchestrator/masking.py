@@ -45,8 +45,20 @@ def looks_secret(name: str) -> bool:
 
 def secret_values(environ: Mapping[str, str] | None = None) -> list[str]:
     """Literal secrets of the environment: values of secret-looking variables, and passwords inside URL
-    values (DATABASE_URL=postgres://u:pw@h), longest first so a value containing another is masked whole."""
-    environ = os.environ if environ is None else environ
+    values (DATABASE_URL=postgres://u:pw@h), longest first so a value containing another is masked whole.
+
+    Remembered for the environment it was computed from: a run masks thousands of log fields, and the
+    environment (which tests and .env may change at any time) is compared whole on every call."""
+    items = tuple((os.environ if environ is None else environ).items())
+    if items != _SECRETS_OF[0]:
+        _SECRETS_OF[:] = [items, _find_secret_values(dict(items))]
+    return _SECRETS_OF[1]
+
+
+_SECRETS_OF: list = [None, []]  # [environment items, their secret values]
+
+
+def _find_secret_values(environ: Mapping[str, str]) -> list[str]:
     found: set[str] = set()
     for name, value in environ.items():
         if looks_secret(name):
