@@ -1,13 +1,22 @@
-"""dbt in-process: parse the project once per run, then reuse the manifest for every invocation.
+"""dbt in-process: parse the project once, then reuse the manifest for every invocation.
 
 A CLI `dbt run` pays 2.5-3 s of start-up; in-process with a reused manifest it is 0.2-0.3 s. dbt keeps global
 state, so one invocation at a time per process. Every run gets its own target and log folders so parallel runs
 and test workers never overwrite each other's artifacts or write into the checkout. dbt copies the process's
 command line into its log and run_results.json, so both pass through `masking.mask` after every invocation.
+
+Parsing once, not once per run: dbt's own partial parsing (`partial_parse.msgpack`) is kept in one cache folder
+per project and database name (`target/planwise_parse/` in the project, or `$PLANWISE_PARSE_CACHE`), and the
+parse runs against a fixed placeholder path with that name, because dbt's state check hashes the profile's
+connection values: a per-database path would re-parse every run. The manifest only names the database (the
+file's stem), so it serves every file of that name. dbt itself decides whether the cache still holds (file
+checksums, dbt version, vars, profile) and re-parses what changed; a corrupt cache file is re-parsed whole.
+Inside one process the manifest is kept in memory while the project's files (names, sizes, times) are unchanged.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from contextlib import contextmanager
@@ -16,6 +25,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator
 
 from .errors import SimulationError
+from .locking import file_lock
 from .masking import mask_file
 from .paths import DBT_DIR
 
@@ -33,6 +43,14 @@ class NodeResult:
 
 
 FAILED = ("error", "fail", "runtime error")
+PARSE_CACHE_ENV = "PLANWISE_PARSE_CACHE"
+_PROJECT_PARTS = ("dbt_project.yml", "profiles.yml", "packages.yml", "models", "macros", "seeds", "tests",
+                  "snapshots", "analyses")
+_MANIFESTS: dict[tuple[str, str], tuple[tuple, Any]] = {}  # (project, database name) -> (fingerprint, manifest)
+# dbt's events that say how a parse went (the dbt log has the same lines)
+_PARSE_EVENTS = {"PartialParsingSkipParsing": "partial parse, no changes", "PartialParsingEnabled": "partial parse",
+                 "ParsedFileLoadFailed": "full parse", "UnableToPartialParse": "full parse",
+                 "PartialParsingNotEnabled": "full parse"}
 OnNode = Callable[[NodeResult], None]
 
 
@@ -45,13 +63,15 @@ class DbtRunner:
     threads: int = 2
     project_dir: Path = DBT_DIR
     invocations: list[str] = field(default_factory=list)
+    parse_info: dict = field(default_factory=dict)  # how the manifest was had: source, dbt's message, seconds
     _manifest: Any = None
 
     @contextmanager
-    def _environment(self) -> Iterator[None]:
+    def _environment(self, db_path: Path | None = None) -> Iterator[None]:
         """profiles.yml reads the database path and threads from the environment: set them for one invocation
         and put back what was there, so a process that runs several simulations never leaks one into the next."""
-        values = {"PLANWISE_DB_PATH": str(self.db_path), "PLANWISE_THREADS": str(self.threads),
+        values = {"PLANWISE_DB_PATH": str(db_path or self.db_path), "PLANWISE_THREADS": str(self.threads),
+                  "PLANWISE_KEEP_OPEN": "true",
                   "DBT_SEND_ANONYMOUS_USAGE_STATS": "false", "DO_NOT_TRACK": "1"}
         previous = {name: os.environ.get(name) for name in values}
         os.environ.update(values)
@@ -64,12 +84,12 @@ class DbtRunner:
                 else:
                     os.environ[name] = value
 
-    def _args(self, command: str, extra: list[str]) -> list[str]:
+    def _args(self, command: str, extra: list[str], target: Path | None = None) -> list[str]:
         return [
             command,
             "--project-dir", str(self.project_dir),
             "--profiles-dir", str(self.project_dir),
-            "--target-path", str(self.work_dir / "target"),
+            "--target-path", str(target or self.work_dir / "target"),
             "--log-path", str(self.work_dir / "logs"),
             "--threads", str(self.threads),
             "--quiet",
@@ -77,15 +97,18 @@ class DbtRunner:
             *extra,
         ]
 
-    def _invoke(self, command: str, extra: list[str], on_node: OnNode | None = None) -> Any:
+    def _invoke(self, command: str, extra: list[str], on_node: OnNode | None = None, target: Path | None = None,
+                db_path: Path | None = None, callbacks: list | None = None) -> Any:
         from dbt.cli.main import dbtRunner  # imported late: it costs about a second
 
         self.invocations.append(command)
-        callbacks = [_node_finished(on_node)] if on_node else []
+        callbacks = [*(callbacks or []), *([_node_finished(on_node)] if on_node else [])]
         try:
-            with self._environment():
-                result = dbtRunner(manifest=self._manifest, callbacks=callbacks).invoke(self._args(command, extra))
+            with self._environment(db_path):
+                result = dbtRunner(manifest=self._manifest, callbacks=callbacks).invoke(
+                    self._args(command, extra, target))
         finally:
+            _release_database()
             for written in [*(self.work_dir / "logs").glob("*.log"), self.work_dir / "target" / "run_results.json"]:
                 mask_file(written)
         if isinstance(result.exception, KeyboardInterrupt):  # Ctrl-C or SIGTERM inside dbt: stop, not "failed"
@@ -96,9 +119,33 @@ class DbtRunner:
         return result
 
     def parse(self) -> None:
-        """Parse the project once; later invocations reuse this manifest."""
-        result = self._invoke("parse", [])
+        """The project's manifest, parsed as little as possible (see the module docstring); later invocations
+        reuse it. `parse_info` says where it came from."""
+        import time
+
+        began = time.monotonic()
+        key = (str(self.project_dir.resolve()), self.db_path.stem)
+        fingerprint = project_fingerprint(self.project_dir)
+        known = _MANIFESTS.get(key)
+        if known is not None and known[0] == fingerprint:
+            self._manifest = known[1]
+            self.parse_info = {"source": "reused in this process", "dbt_message": "", "seconds": 0.0}
+            return
+        cache = parse_cache_dir(self.project_dir, self.db_path)
+        heard: list[tuple[str, str]] = []
+
+        def listen(event: Any) -> None:
+            if event.info.name in _PARSE_EVENTS:
+                heard.append((event.info.name, event.info.msg))
+
+        with file_lock(cache / "parse.lock"):  # one writer of the cache at a time (xdist workers, parallel runs)
+            result = self._invoke("parse", ["--no-write-json"], target=cache / "target",
+                                  db_path=cache / f"{self.db_path.stem}.duckdb", callbacks=[listen])
         self._manifest = result.result
+        _MANIFESTS[key] = (fingerprint, self._manifest)
+        name, message = heard[-1] if heard else ("", "no partial parse file yet")
+        self.parse_info = {"source": _PARSE_EVENTS.get(name, "full parse"), "dbt_message": message,
+                           "seconds": round(time.monotonic() - began, 3)}
 
     def test_ids(self) -> list[str]:
         """Unique ids of the project's dbt tests, from the parsed manifest."""
@@ -127,6 +174,38 @@ class DbtRunner:
             raise SimulationError(f"dbt {command} failed at {where}",
                                   "fix the model or its input and run the same command again")
         return nodes
+
+
+def _release_database() -> None:
+    """Close the DuckDB connection dbt-duckdb kept open for the invocation (keep_open), so this process and
+    others can open the file at once. dbt-duckdb holds it in its connection manager's environment."""
+    from dbt.adapters.duckdb.connections import DuckDBConnectionManager
+
+    environment = DuckDBConnectionManager._ENV
+    DuckDBConnectionManager.close_all_connections()
+    if environment is not None:
+        environment.close()
+
+
+def parse_cache_dir(project_dir: Path, db_path: Path) -> Path:
+    """Where dbt keeps its partial parse of this project for databases named like `db_path`."""
+    root = os.environ.get(PARSE_CACHE_ENV)
+    if not root:
+        return project_dir / "target" / "planwise_parse" / db_path.stem
+    project = hashlib.sha256(str(project_dir.resolve()).encode()).hexdigest()[:12]
+    return Path(root) / f"{project}_{db_path.stem}"
+
+
+def project_fingerprint(project_dir: Path) -> tuple:
+    """Names, sizes and modification times of the project's source files: cheap, and changed by any edit."""
+    files = []
+    for part in _PROJECT_PARTS:
+        path = project_dir / part
+        for item in sorted(path.rglob("*")) if path.is_dir() else [path] if path.exists() else []:
+            if item.is_file():
+                stat = item.stat()
+                files.append((str(item.relative_to(project_dir)), stat.st_size, stat.st_mtime_ns))
+    return tuple(files)
 
 
 def _node_finished(on_node: OnNode) -> Callable[[Any], None]:

@@ -195,6 +195,8 @@ def _run_years(runner: DbtRunner, config: SimulationConfig, db_path: Path, resul
                summary_path: Path) -> None:
     variables = config.dbt_vars()
     runner.parse()
+    info = runner.parse_info
+    log.info("dbt_parsed", f"dbt: {info['source']} ({info['seconds']:.1f}s)", console=False, **info)
     runner.run("seed", variables, extra=["--full-refresh"])
     for year in config.years:
         began = time.monotonic()

@@ -4,10 +4,11 @@ dbt tests and the quality gates."""
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import asdict
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import pytest
 
@@ -24,6 +25,22 @@ def planwise_root(tmp_path_factory: pytest.TempPathFactory, pytestconfig: pytest
     base = tmp_path_factory.getbasetemp()
     root = base.parent if hasattr(pytestconfig, "workerinput") else base  # xdist worker: the session's folder
     return root / "planwise"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def planwise_parse_cache(planwise_root: Path) -> Iterator[Path]:
+    """dbt's parse cache for the session's runs (in-process and child processes alike) under the session root:
+    shared by every run and worker, so the project is parsed about once per session, never into the checkout."""
+    from navigator_orchestrator.dbt_runner import PARSE_CACHE_ENV
+
+    folder = planwise_root / "parse_cache"
+    previous = os.environ.get(PARSE_CACHE_ENV)
+    os.environ[PARSE_CACHE_ENV] = str(folder)
+    yield folder
+    if previous is None:
+        os.environ.pop(PARSE_CACHE_ENV, None)
+    else:
+        os.environ[PARSE_CACHE_ENV] = previous
 
 
 @pytest.fixture(scope="session")

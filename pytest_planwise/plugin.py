@@ -13,6 +13,7 @@ from .fixtures import (  # noqa: F401 - registered as fixtures
     baseline_tolerances,
     planwise_dbt_tests,
     planwise_isolated_db,
+    planwise_parse_cache,
     planwise_quality,
     planwise_root,
     planwise_run,

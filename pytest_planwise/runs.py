@@ -9,7 +9,6 @@ run build it while the others wait and then reuse it (pytest-postgresql's "templ
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import io
 import json
@@ -17,15 +16,16 @@ import os
 import shutil
 import subprocess
 import sys
-from contextlib import contextmanager, redirect_stderr, redirect_stdout
+from contextlib import redirect_stderr, redirect_stdout
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import duckdb
 
 from navigator_orchestrator.census import generate_census
 from navigator_orchestrator.config import load_config, render_yaml
+from navigator_orchestrator.locking import file_lock
 from navigator_orchestrator.quality import CheckResult, evaluate
 
 
@@ -72,18 +72,6 @@ class PlanwiseRun:
     def query(self, sql: str, params: Any = None) -> list[tuple]:
         with self.connect() as con:
             return con.execute(sql, params).fetchall()
-
-
-@contextmanager
-def file_lock(path: Path) -> Iterator[None]:
-    """An exclusive OS lock held for the duration of the block (released if the process dies)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def census_file(root: Path, employees: int, seed: int) -> Path:

@@ -1,4 +1,4 @@
-{{ config(materialized='incremental', incremental_strategy='append', pre_hook="{{ clear_simulated_years() }}") }}
+{{ config(materialized='year_slice') }}
 {#
   Workforce needs of year Y (simulation.md 3.1), one row per year. Exact quotas in integer/decimal arithmetic
   (rates as DECIMAL, ROUND half away from zero) so Python's Decimal reproduces every figure.

@@ -1,4 +1,4 @@
-{{ config(materialized='incremental', incremental_strategy='append', pre_hook="{{ clear_simulated_years() }}") }}
+{{ config(materialized='year_slice') }}
 {#
   Hires of year Y split over job levels by the seed's hire weights (renormalised over the levels in the seed),
   with largest-remainder apportionment in integers so the level counts add up to exactly H.

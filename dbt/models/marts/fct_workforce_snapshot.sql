@@ -1,4 +1,4 @@
-{{ config(materialized='incremental', incremental_strategy='append', pre_hook="{{ clear_simulated_years() }}") }}
+{{ config(materialized='year_slice') }}
 {#
   One row per person employed at any time in year Y (simulation.md 4). Its active rows are exactly the start
   population of year Y+1; full_year_equivalent_compensation is next year's starting salary.

@@ -1,4 +1,4 @@
-{{ config(materialized='incremental', incremental_strategy='append', pre_hook="{{ clear_simulated_years() }}") }}
+{{ config(materialized='year_slice') }}
 {#
   Every event of year Y, one row each (simulation.md 3). event_sequence orders a person's events of the year by
   date, then type: hire < promotion < raise < enrollment < enrollment_change < deferral_escalation < termination.
