@@ -15,7 +15,8 @@ wall seconds; peak RSS from os.wait4 (ru_maxrss, KiB on Linux: the largest singl
 which is the one python process since dbt runs in-process) and, as a cross-check, the peak of the summed RSS of
 the child's process tree sampled from /proc; and from the run's summary.json the dbt invocations and per-year
 seconds. Prints one table per size, a line against the targets, and writes results.json into the workdir.
-Exits 1 if any run fails (its stderr tail is printed). Stdlib only.
+Exits 1 if any run fails (its stderr tail is printed). Every median wall time is also given as a multiple of
+`benchmarks/reference.py`'s fixed workload, timed before and after the runs: compare those ratios across sessions.
 """
 
 from __future__ import annotations
@@ -32,6 +33,9 @@ import sys
 import threading
 import time
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from reference import describe, reference_seconds  # noqa: E402 - the sibling module, whatever the cwd
 
 REPO = Path(__file__).resolve().parent.parent
 CODE = {"cwd": REPO}  # where the commands run; `--checkout` points it (and `python -m`'s imports) elsewhere
@@ -242,6 +246,8 @@ def main(argv: list[str] | None = None) -> int:
         CODE["cwd"] = args.checkout.resolve()
         planwise = [sys.executable, "-m", "navigator_orchestrator.cli"]
 
+    reference_before = reference_seconds()
+    print(f"reference workload: {reference_before:.2f} s", flush=True)
     results: dict[int, list[dict]] = {}
     failed = False
     for n in args.employees:
@@ -288,12 +294,17 @@ def main(argv: list[str] | None = None) -> int:
                       f"{tail(measured['stderr'])}\n  stdout tail:\n{tail(measured['stdout'], 10)}", file=sys.stderr)
                 break  # a failing configuration fails again: next size
 
+    reference = statistics.median([reference_before, reference_seconds()])
     for n, reps in results.items():
         print_size_table(n, reps, years)
+        ok = [r["wall_seconds"] for r in reps if r["ok"]]
+        if ok:
+            print(f"  median wall {describe(statistics.median(ok), reference)}")
     print()
     print(target_line(results, years))
     out = workdir / "results.json"
     out.write_text(json.dumps({"argv": sys.argv, "years": years, "threads": args.threads,
+                               "reference_seconds": reference,
                                "results": {str(n): reps for n, reps in results.items()}}, indent=2))
     print(f"raw results: {out}")
     return 1 if failed else 0

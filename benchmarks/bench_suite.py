@@ -5,7 +5,9 @@ How:
     python benchmarks/bench_suite.py                       # smoke, 3 repetitions
     python benchmarks/bench_suite.py --suite full --repeat 1
 Each repetition clones the current checkout (committed state) into a temp folder and runs the command there with
-the installed package's plugin; prints every time and the median. Exits 1 if a run fails. Stdlib only.
+the installed package's plugin; prints every time and the median, also as a multiple of
+`benchmarks/reference.py`'s fixed workload (timed before and after), which compares across machines.
+Exits 1 if a run fails.
 """
 
 from __future__ import annotations
@@ -18,6 +20,9 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from reference import describe, reference_seconds  # noqa: E402 - the sibling module, whatever the cwd
 
 COMMANDS = {
     "smoke": [sys.executable, "-m", "pytest", "-m", "smoke", "-q", "-p", "no:cacheprovider"],
@@ -47,8 +52,10 @@ def main() -> None:
     args = parser.parse_args()
     checkout = Path(__file__).resolve().parent.parent
     print(f"load average before: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
+    before = reference_seconds()
     times = [run_once(args.suite, checkout) for _ in range(args.repeat)]
-    print(f"{args.suite}: median {statistics.median(times):.1f} s over {len(times)} run(s) "
+    reference = statistics.median([before, reference_seconds()])
+    print(f"{args.suite}: median {describe(statistics.median(times), reference)} over {len(times)} run(s) "
           f"(min {min(times):.1f}, max {max(times):.1f}); load average after: {os.getloadavg()[0]:.1f}")
 
 

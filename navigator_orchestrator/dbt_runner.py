@@ -65,6 +65,7 @@ class DbtRunner:
     invocations: list[str] = field(default_factory=list)
     parse_info: dict = field(default_factory=dict)  # how the manifest was had: source, dbt's message, seconds
     _manifest: Any = None
+    _masked: dict = field(default_factory=dict)  # log file -> bytes already masked
 
     @contextmanager
     def _environment(self, db_path: Path | None = None) -> Iterator[None]:
@@ -109,8 +110,9 @@ class DbtRunner:
                     self._args(command, extra, target))
         finally:
             _release_database()
-            for written in [*(self.work_dir / "logs").glob("*.log"), self.work_dir / "target" / "run_results.json"]:
-                mask_file(written)
+            for written in (self.work_dir / "logs").glob("*.log"):  # appended to by every invocation
+                self._masked[written] = mask_file(written, self._masked.get(written, 0))
+            mask_file(self.work_dir / "target" / "run_results.json")  # rewritten by every invocation
         if isinstance(result.exception, KeyboardInterrupt):  # Ctrl-C or SIGTERM inside dbt: stop, not "failed"
             raise result.exception
         if result.exception is not None:

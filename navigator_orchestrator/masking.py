@@ -116,17 +116,20 @@ def mask_data(value: Any) -> Any:
     return value
 
 
-def mask_file(path: Path) -> None:
-    """Mask a text file we do not write ourselves (dbt's log) in place; untouched when it holds no secret.
+def mask_file(path: Path, start: int = 0) -> int:
+    """Mask a text file we do not write ourselves (dbt's log) in place, from byte `start` (what an earlier call
+    already masked: dbt appends whole lines); returns the size reached, to pass as `start` next time.
 
     In place rather than replaced, so a writer that keeps the file open in append mode carries on at its end."""
     try:
-        with path.open("r+", encoding="utf-8", errors="surrogateescape", newline="") as handle:
-            text = handle.read()
+        with path.open("r+b") as handle:
+            handle.seek(start)
+            text = handle.read().decode("utf-8", errors="surrogateescape")
             masked = mask(text)
             if masked != text:
-                handle.seek(0)
-                handle.write(masked)
+                handle.seek(start)
+                handle.write(masked.encode("utf-8", errors="surrogateescape"))
                 handle.truncate()
+            return handle.tell()
     except FileNotFoundError:
-        pass
+        return 0

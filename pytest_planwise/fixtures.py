@@ -30,11 +30,13 @@ def planwise_root(tmp_path_factory: pytest.TempPathFactory, pytestconfig: pytest
 @pytest.fixture(scope="session", autouse=True)
 def planwise_parse_cache(planwise_root: Path) -> Iterator[Path]:
     """dbt's parse cache for the session's runs (in-process and child processes alike) under the session root:
-    shared by every run and worker, so the project is parsed about once per session, never into the checkout."""
+    shared by every run and worker, so the project is parsed about once per session, never into the checkout.
+    A PLANWISE_PARSE_CACHE already set (by the user, or an outer session running this one through pytester)
+    is kept."""
     from navigator_orchestrator.dbt_runner import PARSE_CACHE_ENV
 
-    folder = planwise_root / "parse_cache"
     previous = os.environ.get(PARSE_CACHE_ENV)
+    folder = Path(previous) if previous else planwise_root / "parse_cache"
     os.environ[PARSE_CACHE_ENV] = str(folder)
     yield folder
     if previous is None:
