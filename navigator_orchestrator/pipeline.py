@@ -30,7 +30,7 @@ from .locking import duckdb_lock_error, run_lock
 from .masking import mask, mask_data
 from .metrics import year_metrics
 from .paths import DEFAULT_CENSUS, DEFAULT_CENSUS_EMPLOYEES, DEFAULT_CENSUS_SEED
-from .years import check_years_supported
+from .years import check_years_supported, projected_years
 
 Echo = Callable[[str], None]
 
@@ -74,6 +74,7 @@ class RunResult:
     duration_seconds: float = 0.0
     summary_path: str = ""
     exit_code: int = 0
+    projected_irs_years: list[int] = field(default_factory=list)  # years simulated on projected IRS limits
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -135,7 +136,10 @@ def _locked_run(request: RunRequest, staged: StagedCensus, run_id: str, echo: Ec
         started_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
         start_year=config.start_year, end_year=config.end_year, seed=config.seed,
         config_digest=config.digest(), census=staged.report.to_dict(),
+        projected_irs_years=projected_years(config.start_year, config.end_year),
     )
+    if result.projected_irs_years:
+        echo(projected_limits_line(result.projected_irs_years))
     run_dir = request.db_path.parent / "artifacts" / "runs" / result.run_id
     runner = DbtRunner(db_path=request.db_path, work_dir=run_dir / "dbt", threads=request.threads)
     written = False  # whether this run changed the database (only then does it get a run_metadata row)
@@ -207,6 +211,13 @@ def _run_years(runner: DbtRunner, config: SimulationConfig, db_path: Path, resul
         outcome = YearOutcome(year=year, seconds=round(time.monotonic() - began, 3), metrics=metrics)
         result.years.append(outcome)
         echo(format_year_line(outcome))
+
+
+def projected_limits_line(years: list[int]) -> str:
+    """The one console line saying which years run on projected, not published, IRS limits."""
+    span = f"{years[0]}-{years[-1]}" if len(years) > 1 else str(years[0])
+    return (f"IRS limits: {span} use projected values (not yet published by the IRS; "
+            f"see the source column of dbt/seeds/config_irs_limits.csv)")
 
 
 def format_year_line(outcome: YearOutcome) -> str:
