@@ -15,6 +15,7 @@ def default_run(planwise_run):
 @pytest.mark.parametrize("growth", [0.0, 0.05, 0.10])
 def test_headcount_grows_as_configured(planwise_run, growth):
     run = planwise_run(years="2025-2027", employees=2000, simulation__target_growth_rate=growth)
+    assert run.status == "success", run.stderr
     for year, metrics in run.years.items():
         target = metrics["start_headcount"] * (1 + growth)
         assert abs(metrics["end_headcount"] - target) <= 1, (year, metrics["start_headcount"], metrics["end_headcount"])
