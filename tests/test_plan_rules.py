@@ -66,3 +66,10 @@ def test_acceptance_person_2025_and_2026(constructed_run):
     assert (pay, deferral, match, core, capped) == (Decimal("400000.00"), Decimal("35750.00"), Decimal("10800.00"),
                                                     Decimal("7200.00"), True)
     assert deferral - Decimal("11250") + match + core <= 72000
+
+
+def test_ten_year_run_reports_projected_irs_years(planwise_run):
+    run = planwise_run(years="2025-2034", employees=200)
+    assert run.status == "success", run.stderr
+    assert run.summary["projected_irs_years"] == list(range(2027, 2035))
+    assert run.stdout.count("IRS limits: 2027-2034 use projected values") == 1
