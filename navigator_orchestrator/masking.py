@@ -103,16 +103,16 @@ def _mask_line(text: str) -> str:
     return "".join(pieces) + text[done:]
 
 
-def mask_data(value: Any) -> Any:
-    """`mask` applied to a JSON-able structure before it is serialised: every string is masked, and a string
-    held under a secret-looking key becomes **** whole. Numbers stay numbers (digests, sizes)."""
+def mask_data(value: Any, secret: bool = False) -> Any:
+    """`mask` applied to a JSON-able structure before it is serialised: every string is masked, and a string held
+    under a secret-looking key becomes **** whole, also inside a list or mapping held under one (`secret`).
+    Numbers stay numbers (digests, sizes)."""
     if isinstance(value, str):
-        return mask(value)
+        return MASK if secret else mask(value)
     if isinstance(value, dict):
-        return {mask(str(key)): MASK if isinstance(item, str) and looks_secret(str(key)) else mask_data(item)
-                for key, item in value.items()}
+        return {mask(str(key)): mask_data(item, secret or looks_secret(str(key))) for key, item in value.items()}
     if isinstance(value, (list, tuple)):
-        return [mask_data(item) for item in value]
+        return [mask_data(item, secret) for item in value]
     return value
 
 

@@ -34,7 +34,7 @@ from .paths import DBT_DIR, DEFAULT_CENSUS, DEFAULT_CENSUS_EMPLOYEES, DEFAULT_CE
 from .quality import CheckResult, fail_closed, gate
 from .run_log import RunLog, log_level, log_path
 from .summary import RunResult, YearOutcome, format_year_line, versions, write_summary
-from .years import check_years_supported
+from .years import check_years_supported, projected_years
 
 Echo = Callable[[str], None]
 
@@ -120,6 +120,10 @@ def _locked_run(request: RunRequest, staged: StagedCensus, log: RunLog) -> RunRe
              summary_path=str(summary_path), versions=result.versions)
     for line in staged.report.summary_lines():
         log.info("census_staged", line, **_census_fields(staged))
+    result.projected_irs_years = projected_years(config.start_year, config.end_year)
+    if result.projected_irs_years:
+        log.warning("irs_limits_projected", projected_limits_line(result.projected_irs_years),
+                    years=result.projected_irs_years)
     runner = DbtRunner(db_path=request.db_path, work_dir=run_dir / "dbt", threads=request.threads,
                        project_dir=request.dbt_project)
     written = False  # whether this run changed the database (only then does it get a run_metadata row)
@@ -150,6 +154,13 @@ def _locked_run(request: RunRequest, staged: StagedCensus, log: RunLog) -> RunRe
                   exit_code=result.exit_code, seconds=result.duration_seconds,
                   years_processed=result.years_processed, summary_path=result.summary_path)
     return result
+
+
+def projected_limits_line(years: list[int]) -> str:
+    """The one line saying which years run on projected, not published, IRS limits."""
+    span = f"{years[0]}-{years[-1]}" if len(years) > 1 else str(years[0])
+    return (f"IRS limits: {span} use projected values (not yet published by the IRS; "
+            f"see the source column of dbt/seeds/config_irs_limits.csv)")
 
 
 def _census_fields(staged: StagedCensus) -> dict:

@@ -140,12 +140,24 @@ CHECKS: tuple[Check, ...] = (
               or e.effective_date < s.employee_hire_date or e.effective_date > s.termination_date)""",
           "rebuild the year's events: `dbt run --select int_employee_compensation_by_year+`"),
     Check("irs_limit", ERROR, """
-        select s.employee_id, 'contribution ' || s.employee_contribution || ' above the ' || $year || ' limit '
-               || coalesce(l.limit::VARCHAR, '(no limit row)') || ' at age ' || s.current_age as reason
-        from fct_workforce_snapshot s
-        left join (select case when a.age >= 50 then catch_up_limit else base_limit end as limit, a.age
-                   from config_irs_limits, range(0, 130) a(age) where limit_year = $year) l on l.age = s.current_age
-        where s.simulation_year = $year and (l.limit is null or s.employee_contribution > l.limit)""",
+        with people as (
+            select s.employee_id, s.employee_contribution, $year - year(s.employee_birth_date) as age_dec_31,
+                   s.employer_match_amount + s.employer_core_amount as employer, l.base_limit,
+                   l.base_limit + case when $year - year(s.employee_birth_date) between 60 and 63 then l.catch_up_60_63
+                                       when $year - year(s.employee_birth_date) >= 50 then l.catch_up_50 else 0 end
+                       as deferral_limit,
+                   l.annual_additions_limit
+            from fct_workforce_snapshot s left join config_irs_limits l on l.limit_year = $year
+            where s.simulation_year = $year)
+        select employee_id, case
+                   when deferral_limit is null then 'no IRS limit row for ' || $year
+                   when employee_contribution > deferral_limit then 'contribution ' || employee_contribution
+                        || ' above the ' || $year || ' 402(g) limit ' || deferral_limit || ' at age ' || age_dec_31
+                   else 'deferral without catch-up + employer ' || (least(employee_contribution, base_limit) + employer)
+                        || ' above the ' || $year || ' 415(c) limit ' || annual_additions_limit end as reason
+        from people
+        where deferral_limit is null or employee_contribution > deferral_limit
+           or least(employee_contribution, base_limit) + employer > annual_additions_limit""",
           "check dbt/seeds/config_irs_limits.csv and rebuild contributions: "
           "`dbt run --select int_employee_contributions+`"),
 )

@@ -45,6 +45,7 @@ class RunResult:
     backup: dict = field(default_factory=dict)
     years: list[YearOutcome] = field(default_factory=list)
     years_processed: list[int] = field(default_factory=list)
+    projected_irs_years: list[int] = field(default_factory=list)  # years simulated on projected IRS limits
     quality: dict[str, list[dict]] = field(default_factory=dict)  # year -> every check's result
     total_rows: dict[str, int] = field(default_factory=dict)  # year-keyed table -> rows, all years
     models: list[dict] = field(default_factory=list)  # every model_finished: year, model, status, seconds

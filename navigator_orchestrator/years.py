@@ -23,10 +23,21 @@ def parse_years(text: str) -> tuple[int, int]:
     return start, end
 
 
+def irs_limit_rows() -> dict[int, dict[str, str]]:
+    """The IRS limits seed as {year: row}: the one reader of the file on the Python side."""
+    with IRS_LIMITS_SEED.open(newline="") as handle:
+        return {int(row["limit_year"]): row for row in csv.DictReader(handle)}
+
+
 def supported_years() -> set[int]:
     """Years that have a row in the IRS limits seed (a year without one cannot be simulated)."""
-    with IRS_LIMITS_SEED.open(newline="") as handle:
-        return {int(row["limit_year"]) for row in csv.DictReader(handle)}
+    return set(irs_limit_rows())
+
+
+def projected_years(start: int, end: int) -> list[int]:
+    """Years of start..end whose IRS limits are projections, not published values (the seed's `projected`)."""
+    rows = irs_limit_rows()
+    return [year for year in range(start, end + 1) if rows.get(year, {}).get("projected", "").lower() == "true"]
 
 
 def check_years_supported(start: int, end: int) -> None:

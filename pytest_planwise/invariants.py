@@ -476,14 +476,12 @@ def invariant_7_age_and_tenure_advance_one_year(ctx: Ctx) -> list[str]:
            or b.employee_ssn is distinct from a.employee_ssn
         order by a.simulation_year, a.employee_id
     """)
-    # first year: completed years as of Dec 31 of Y0 - 1, i.e. (Y0 - 1) - birth/hire year; hires start at tenure 0
-    ctx.check(problems, "first-year age/tenure not as of Dec 31 of the census year, or hire tenure != 0", """
+    # first-year age: completed years as of Dec 31 of Y0 - 1; tenure, one rule for everybody: Y - hire year
+    ctx.check(problems, "first-year age not as of Dec 31 of the census year, or tenure != year - hire year", """
         select employee_id, simulation_year, employee_birth_date, current_age, employee_hire_date, current_tenure
         from snap
-        where (simulation_year = $y0 and not is_hire_of_year
-               and (current_age <> $y0 - 1 - year(employee_birth_date)
-                    or current_tenure <> $y0 - 1 - year(employee_hire_date)))
-           or (is_hire_of_year and current_tenure <> 0)
+        where (simulation_year = $y0 and not is_hire_of_year and current_age <> $y0 - 1 - year(employee_birth_date))
+           or current_tenure <> simulation_year - year(employee_hire_date)
         order by simulation_year, employee_id
     """, {"y0": ctx.years[0]})
     return problems
@@ -511,17 +509,16 @@ def invariant_8_prorated_pay_and_contribution_limits(ctx: Ctx) -> list[str]:
            or (s.start_salary is null and e.highest_event_pay is null)
         order by s.simulation_year, s.employee_id
     """)
-    ctx.check(problems, "employee_contribution above the IRS limit for the age, or irs_limit_applied wrong", """
-        select s.employee_id, s.simulation_year, s.current_age, s.prorated_annual_compensation,
-               s.current_deferral_rate, s.employee_contribution, s.irs_limit_applied,
-               CASE WHEN s.current_age >= 50 THEN i.catch_up_limit ELSE i.base_limit END as irs_limit
+    limit = ("(i.base_limit + CASE WHEN s.simulation_year - year(s.employee_birth_date) between 60 and 63 "
+             "THEN i.catch_up_60_63 WHEN s.simulation_year - year(s.employee_birth_date) >= 50 THEN i.catch_up_50 "
+             "ELSE 0 END)")
+    ctx.check(problems, "employee_contribution above the IRS limit for the age attained by Dec 31", f"""
+        select s.employee_id, s.simulation_year, s.employee_birth_date, s.employee_contribution,
+               s.irs_limit_applied, {limit} as irs_limit
         from fct_workforce_snapshot s join config_irs_limits i on i.limit_year = s.simulation_year
         where s.employee_contribution is null or s.employee_contribution < 0
-           or s.employee_contribution > CASE WHEN s.current_age >= 50 THEN i.catch_up_limit ELSE i.base_limit END
-           or s.irs_limit_applied is distinct from (s.prorated_annual_compensation * s.current_deferral_rate
-                   > CASE WHEN s.current_age >= 50 THEN i.catch_up_limit ELSE i.base_limit END)
-           or s.employee_contribution <> least(round(s.prorated_annual_compensation * s.current_deferral_rate, 2),
-                   CASE WHEN s.current_age >= 50 THEN i.catch_up_limit ELSE i.base_limit END)
+           or s.employee_contribution > {limit}
+           or (s.irs_limit_applied and s.employee_contribution <> {limit})
         order by s.simulation_year, s.employee_id
     """)
     # money is rounded to the cent (half away from zero, monotone): the bound is the product rounded to the cent
@@ -530,7 +527,8 @@ def invariant_8_prorated_pay_and_contribution_limits(ctx: Ctx) -> list[str]:
                employer_match_amount
         from fct_workforce_snapshot
         where employer_match_amount is null or employer_match_amount < 0
-           or employer_match_amount > round(prorated_annual_compensation * {match_rate} * {max_match}, 2)
+           or employer_match_amount > round(least(prorated_annual_compensation, (select compensation_limit
+                  from config_irs_limits where limit_year = simulation_year)) * {match_rate} * {max_match}, 2)
            or employer_match_amount > round(employee_contribution * {match_rate}, 2)
         order by simulation_year, employee_id
     """)

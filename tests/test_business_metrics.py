@@ -15,6 +15,7 @@ def default_run(planwise_run):
 @pytest.mark.parametrize("growth", [0.0, 0.05, 0.10])
 def test_headcount_grows_as_configured(planwise_run, growth):
     run = planwise_run(years="2025-2027", employees=2000, simulation__target_growth_rate=growth)
+    assert run.status == "success", run.stderr
     for year, metrics in run.years.items():
         target = metrics["start_headcount"] * (1 + growth)
         assert abs(metrics["end_headcount"] - target) <= 1, (year, metrics["start_headcount"], metrics["end_headcount"])
@@ -35,9 +36,11 @@ def test_contributions_are_positive_when_people_defer(default_run):
     for year, deferring, employee, match, core in rows:
         assert deferring > 0, year
         assert employee > 0 and match > 0 and core > 0, (year, employee, match, core)
-    # nobody with a zero rate contributes
-    assert default_run.query("select count(*) from fct_workforce_snapshot "
-                             "where current_deferral_rate = 0 and employee_contribution <> 0")[0][0] == 0
+    # nobody whose rate was 0 all year contributes (an opt-out defers between enrollment and opt-out)
+    assert default_run.query("select count(*) from fct_workforce_snapshot s where current_deferral_rate = 0 "
+                             "and employee_contribution <> 0 and not exists (select 1 from fct_yearly_events e "
+                             "where e.employee_id = s.employee_id and e.simulation_year = s.simulation_year "
+                             "and e.event_type = 'enrollment_change')")[0][0] == 0
 
 
 def test_no_deferral_means_no_employee_contributions_or_match(planwise_run):

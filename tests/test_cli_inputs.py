@@ -301,11 +301,11 @@ def test_bad_census_exits_2_and_writes_nothing(tmp_path, existing_db, make, need
 @pytest.mark.parametrize(("years", "needles"), [
     pytest.param("2029-2025", ["2029-2025", "2025-2029"], id="reversed"),           # names the corrected range
     pytest.param("abc", ["abc", "START-END"], id="not-a-range"),                    # says how to write it
-    pytest.param("2025-2031", ["2030", "2031", "config_irs_limits"], id="no-irs-limits"),  # where to add them
+    pytest.param("2034-2037", ["2036", "2037", "config_irs_limits"], id="no-irs-limits"),  # where to add them
 ])
 def test_bad_years_exit_2_and_write_nothing(tmp_path, existing_db, years, needles):
     args = ["run", "--years", years, "--census", small_census(tmp_path), "--config", default_config(tmp_path)]
-    named = "--years" if years != "2025-2031" else "IRS"
+    named = "--years" if years != "2034-2037" else "IRS"
     assert_rejected_without_writing(tmp_path, existing_db, args, named, *needles)
 
 

@@ -190,3 +190,11 @@ def test_a_missing_required_variable_exits_2_naming_it_and_touches_nothing(
     after = files(tmp_path)
     del after[tmp_path / ".env"], before[tmp_path / ".env"]
     assert after == before, "a run stopped for a missing variable wrote files (lock, backup, summary...)"
+
+
+def test_list_and_mapping_values_under_secret_names_are_masked():
+    from navigator_orchestrator.masking import MASK, mask_data
+
+    data = {"api_keys": ["abc123", "def456"], "credentials": {"user": "u", "password": "pw12345"}, "years": [2025]}
+    assert mask_data(data) == {"api_keys": [MASK, MASK], "credentials": {"user": MASK, "password": MASK},
+                               "years": [2025]}

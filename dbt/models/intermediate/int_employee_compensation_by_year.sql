@@ -1,8 +1,10 @@
 {#
   Start population of year Y with its starting salary and plan state.
-  Y0: the census's active rows (age and tenure as of Dec 31 of Y0-1).
+  Y0: the census's active rows (age as of Dec 31 of Y0-1, tenure Y0 - hire year).
   Y > Y0: exactly the active rows of the year Y-1 snapshot, read as a source (no DAG cycle), with age and
   tenure + 1 and salary = last year's full-year-equivalent pay.
+  Census participants with a rate > 0 are enrolled as of the census date at the latest (an eligibility entry date
+  after it is the plan's paperwork, not a later enrollment): they defer from Jan 1 and escalate from Y0 on.
   Both relations are resolved outside the branch so dbt records both dependencies at parse time.
 #}
 {% set census = ref('stg_census_data') %}
@@ -21,7 +23,9 @@ with start_population as (
         employee_gross_compensation as starting_compensation,
         employee_deferral_rate as deferral_rate,
         employee_deferral_rate > 0 as is_enrolled,
-        case when employee_deferral_rate > 0 then coalesce(eligibility_entry_date, employee_hire_date) end as enrollment_date,
+        case when employee_deferral_rate > 0
+             then least(coalesce(eligibility_entry_date, employee_hire_date), make_date({{ start_year() }} - 1, 12, 31))
+        end as enrollment_date,
         false as opted_out_flag
     from {{ census }}
     where is_start_population

@@ -1,7 +1,12 @@
 {#
-  Contributions of year Y (simulation.md 5). Employee: prorated pay x year-end deferral rate, capped at the IRS
-  402(g) limit (catch-up total at age >= 50). Employer match and core only for people active at year end with at
-  least minimum_hours (2,080 x days employed / days in year). A year without an IRS limit row fails the model.
+  Contributions of year Y (simulation.md 5, docs/simulation.md "Contributions").
+  Employee: the day-by-day requested deferral (int_employee_year_state), capped at the 402(g) limit for the age
+  attained by Dec 31 (Y - birth year): 50+ base + catch-up, 60-63 base + the higher catch-up.
+  Employer match and core on plan compensation = prorated pay capped at the 401(a)(17) limit, only for people active
+  at year end with at least minimum_hours (2,080 x days employed / days in year).
+  415(c): employee deferrals without their catch-up part plus match plus core never exceed the annual additions
+  limit; the employee's deferral is kept, the match is cut first, then the core.
+  A year without an IRS limit row fails the model.
 #}
 {% set match_rate = var('employer_match__rate') %}
 {% set max_match = var('employer_match__max_match_percentage') %}
@@ -12,18 +17,22 @@ with state as (
 ),
 
 irs as (
-    select base_limit, catch_up_limit from {{ ref('config_irs_limits') }} where limit_year = {{ sim_year() }}
+    select * from {{ ref('config_irs_limits') }} where limit_year = {{ sim_year() }}
 ),
 
 limited as (
     select
         s.employee_id,
-        s.prorated_annual_compensation,
+        s.requested_contribution,
+        {{ sim_year() }} - year(s.employee_birth_date) as catch_up_age,
+        irs.base_limit,
+        irs.annual_additions_limit,
+        least(s.prorated_annual_compensation, irs.compensation_limit) as plan_compensation,
         s.termination_date is null
             and 2080.0 * s.days_employed / {{ days_in_year() }} >= {{ var('employer_core_contribution__minimum_hours') }}
             as employer_eligible,
-        s.prorated_annual_compensation * s.current_deferral_rate as requested_contribution,
-        {{ guarded('CASE WHEN s.current_age >= 50 THEN irs.catch_up_limit ELSE irs.base_limit END',
+        {{ guarded('irs.base_limit + CASE WHEN ' ~ sim_year() ~ ' - year(s.employee_birth_date) between 60 and 63 THEN irs.catch_up_60_63
+                                          WHEN ' ~ sim_year() ~ ' - year(s.employee_birth_date) >= 50 THEN irs.catch_up_50 ELSE 0 END',
                    'irs.base_limit is null',
                    "'config_irs_limits has no row for " ~ sim_year() ~ ": add the year to dbt/seeds/config_irs_limits.csv'") }} as irs_limit
     from state s
@@ -33,20 +42,33 @@ limited as (
 employee as (
     select
         *,
-        {{ money('least(requested_contribution, irs_limit)') }} as employee_contribution,
+        least(requested_contribution, irs_limit) as employee_contribution,
         requested_contribution > irs_limit as irs_limit_applied
     from limited
+),
+
+formula as (
+    select
+        *,
+        CASE WHEN employer_eligible THEN {{ money('least(employee_contribution * ' ~ match_rate ~ ', plan_compensation * ' ~ max_match ~ ' * ' ~ match_rate ~ ')') }}
+             ELSE CAST(0 AS DECIMAL(14, 2)) END as match_formula,
+        CASE WHEN employer_eligible THEN {{ money('plan_compensation * ' ~ core_rate) }}
+             ELSE CAST(0 AS DECIMAL(14, 2)) END as core_formula,
+        -- room left under 415(c) once the employee's deferral without its catch-up part is counted
+        greatest(0, annual_additions_limit - least(employee_contribution, base_limit)) as additions_room
+    from employee
 )
 
 select
     employee_id,
     {{ sim_year() }} as simulation_year,
-    employee_contribution,
+    CAST(employee_contribution AS DECIMAL(14, 2)) as employee_contribution,
     irs_limit_applied,
     irs_limit,
+    catch_up_age,
+    CAST(plan_compensation AS DECIMAL(14, 2)) as plan_compensation,
     employer_eligible,
-    CASE WHEN employer_eligible THEN {{ money('least(employee_contribution * ' ~ match_rate ~ ', prorated_annual_compensation * ' ~ max_match ~ ' * ' ~ match_rate ~ ')') }}
-         ELSE CAST(0 AS DECIMAL(14, 2)) END as employer_match_amount,
-    CASE WHEN employer_eligible THEN {{ money('prorated_annual_compensation * ' ~ core_rate) }}
-         ELSE CAST(0 AS DECIMAL(14, 2)) END as employer_core_amount
-from employee
+    CAST(least(match_formula, additions_room) AS DECIMAL(14, 2)) as employer_match_amount,
+    CAST(least(core_formula, additions_room - least(match_formula, additions_room)) AS DECIMAL(14, 2)) as employer_core_amount,
+    match_formula + core_formula > additions_room as annual_additions_limit_applied
+from formula

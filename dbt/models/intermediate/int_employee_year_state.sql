@@ -1,7 +1,7 @@
 {#
   One row per person employed at any time in year Y: start population plus hires, with the events of Y applied.
-  Pay: each salary period (start salary or hire pay, then promotion, then raise) times the days it applied inside
-  the employment interval, divided by the days in the year; summed in integer cents and rounded half up.
+  Pay and the requested deferral are sums over int_employee_pay_periods: prorated pay = each salary x the days it
+  applied / days in year; requested deferral = the rate in force each day x the pay earned that day (before limits).
 #}
 with events as (
     select * from {{ ref('fct_yearly_events') }} where simulation_year = {{ sim_year() }}
@@ -30,50 +30,29 @@ terminations as (
     select employee_id, effective_date as termination_date from events where event_type = 'termination'
 ),
 
-employment as (
-    select
-        p.*,
-        t.termination_date,
-        greatest(p.employee_hire_date, {{ year_start() }}) as employed_from,
-        coalesce(t.termination_date, {{ year_end() }}) as employed_to
-    from people p
-    left join terminations t using (employee_id)
-),
-
-salary_periods as (
-    select employee_id, {{ year_start() }} as period_start, starting_compensation as salary, 0 as period_order
-    from people where not is_new_hire
-    union all
-    select employee_id, effective_date, compensation_amount,
-           CASE event_type WHEN 'hire' THEN 0 WHEN 'promotion' THEN 1 ELSE 2 END
-    from events where event_type in ('hire', 'promotion', 'raise')
-),
-
-bounded_periods as (
-    select
-        s.employee_id,
-        s.salary,
-        s.period_start,
-        e.employed_from,
-        e.employed_to,
-        lead(s.period_start) over person_periods as next_start
-    from salary_periods s
-    join employment e using (employee_id)
-    window person_periods as (partition by s.employee_id order by s.period_start, s.period_order)
-),
-
 pay as (
+    -- integer arithmetic, half up: cents x days / days in year; cents x rate in basis points x days / (10,000 x
+    -- days in year), so the sums are identical whatever the thread count
     select
         employee_id,
-        -- cents x days, integer; half-up division by the days in the year
-        CAST((2 * sum(CAST(salary * 100 AS HUGEINT)
-                      * greatest(0, least(coalesce(next_start - 1, employed_to), employed_to)
-                                    - greatest(period_start, employed_from) + 1))
-              + {{ days_in_year() }}) // (2 * {{ days_in_year() }}) AS DECIMAL(18, 0)) / 100 as prorated_annual_compensation,
-        max(salary) filter (where next_start is null) as current_compensation,
+        min(period_start) as employed_from,
+        max(period_end) as employed_to,
+        sum(days) as days_employed,
+        CAST((2 * sum(CAST(salary * 100 AS HUGEINT) * days) + {{ days_in_year() }})
+             // (2 * {{ days_in_year() }}) AS DECIMAL(18, 0)) / 100 as prorated_annual_compensation,
+        CAST((2 * sum(CAST(salary * 100 AS HUGEINT) * CAST(deferral_rate * 10000 AS HUGEINT) * days)
+              + 10000 * {{ days_in_year() }}) // (2 * 10000 * {{ days_in_year() }}) AS DECIMAL(18, 0)) / 100
+            as requested_contribution,
+        arg_max(salary, period_start) as current_compensation,
         max(salary) as highest_compensation
-    from bounded_periods
+    from {{ ref('int_employee_pay_periods') }}
     group by employee_id
+),
+
+employment as (
+    select p.*, t.termination_date
+    from people p
+    left join terminations t using (employee_id)
 ),
 
 deferral_changes as (
@@ -111,12 +90,13 @@ select
     e.current_tenure,
     e.is_new_hire,
     e.termination_date,
-    e.employed_from,
-    e.employed_to,
-    e.employed_to - e.employed_from + 1 as days_employed,
+    p.employed_from,
+    p.employed_to,
+    p.days_employed,
     p.current_compensation,
     p.highest_compensation,
     CAST(p.prorated_annual_compensation AS DECIMAL(14, 2)) as prorated_annual_compensation,
+    CAST(p.requested_contribution AS DECIMAL(14, 2)) as requested_contribution,
     CAST(coalesce(ps.final_deferral_rate, e.starting_deferral_rate) AS DECIMAL(7, 4)) as current_deferral_rate,
     coalesce(e.enrollment_date, ps.new_enrollment_date) as enrollment_date,
     e.opted_out_flag or coalesce(ps.opted_out_this_year, false) as opted_out_flag

@@ -41,6 +41,8 @@ select
     c.employer_match_amount,
     c.employer_core_amount,
     CAST(c.employer_match_amount + c.employer_core_amount AS DECIMAL(14, 2)) as total_employer_contributions,
-    c.irs_limit_applied
+    c.irs_limit_applied,
+    c.plan_compensation,
+    c.annual_additions_limit_applied
 from state s
 join contributions c using (employee_id)

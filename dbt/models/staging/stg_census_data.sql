@@ -1,6 +1,8 @@
 {#
   The census as of Dec 31 of the year before the first simulated year: typed columns plus derived level, age and
   tenure. Rows terminated during the census year stay here (is_start_population = false).
+  Tenure follows the one rule for everybody (docs/simulation.md): tenure in year Y = Y - year(hire date), so the
+  first simulated year carries Y0 - year(hire), exactly what a simulated hire of that year would have.
 #}
 with census as (
     select * from {{ source('census', 'raw_census') }}
@@ -28,7 +30,7 @@ select
         (select min(level_id) from levels)
     ) as level_id,
     date_sub('year', c.employee_birth_date, a.census_date) as current_age,
-    date_sub('year', c.employee_hire_date, a.census_date) as current_tenure,
+    {{ start_year() }} - year(c.employee_hire_date) as current_tenure,
     (c.active and c.employee_termination_date is null) as is_start_population
 from census c
 cross join as_of a

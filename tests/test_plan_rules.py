@@ -1,0 +1,78 @@
+"""Plan rules on constructed people, through the real CLI and dbt models (docs/simulation.md, Contributions).
+
+One two-year run of a small constructed census (no raises, leavers or hires, so pay is exactly as written) pins the
+IRS limits: catch-up by the age attained on Dec 31 at ages 49, 50, 59, 60, 63 and 64, match and core on pay capped
+at 401(a)(17), and the 415(c) limit.
+"""
+
+import datetime as dt
+import json
+from decimal import Decimal
+
+import pytest
+
+from pytest_planwise.strategies import write_census
+
+NO_CHURN = {"compensation__merit_budget": 0.0, "compensation__cola_rate": 0.0,
+            "workforce__total_termination_rate": 0.0, "simulation__target_growth_rate": 0.0}
+# (id, birth date, deferral rate) -> expected 2025 deferral; every pay is $400,000, level 5 (never promoted)
+PEOPLE = {
+    "EMP_2024_000001": (dt.date(1965, 6, 30), 0.10, Decimal("34750.00")),   # the acceptance person: 60 in 2025
+    "EMP_2024_000002": (dt.date(1976, 12, 31), 0.15, Decimal("23500.00")),  # 49
+    "EMP_2024_000003": (dt.date(1975, 12, 31), 0.15, Decimal("31000.00")),  # 50 on Dec 31: catch-up
+    "EMP_2024_000004": (dt.date(1966, 1, 1), 0.15, Decimal("31000.00")),    # 59
+    "EMP_2024_000005": (dt.date(1965, 12, 31), 0.15, Decimal("34750.00")),  # 60 on Dec 31: higher catch-up
+    "EMP_2024_000006": (dt.date(1962, 1, 1), 0.15, Decimal("34750.00")),    # 63
+    "EMP_2024_000007": (dt.date(1961, 12, 31), 0.15, Decimal("31000.00")),  # 64: back to the age-50 catch-up
+}
+
+
+@pytest.fixture(scope="module")
+def constructed_run(planwise_run, tmp_path_factory):
+    rows = []
+    for number, (emp, (birth, rate, _)) in enumerate(PEOPLE.items(), 1):
+        hire = dt.date(2010, 3, 1)
+        rows.append({
+            "employee_id": emp, "employee_ssn": f"100-01-{number:04d}", "employee_birth_date": birth,
+            "employee_hire_date": hire, "employee_termination_date": None, "employee_gross_compensation": 400000,
+            "employee_capped_compensation": 350000, "employee_deferral_rate": rate, "employee_contribution": 0,
+            "pre_tax_contribution": 0, "roth_contribution": 0, "after_tax_contribution": 0,
+            "employer_core_contribution": 0, "employer_match_contribution": 0, "eligibility_entry_date": hire,
+            "active": True})
+    census = write_census(rows, tmp_path_factory.mktemp("constructed") / "census.csv")
+    run = planwise_run(years="2025-2026", census=census, overrides={k.replace("__", "."): v for k, v in NO_CHURN.items()})
+    assert run.status == "success", run.stderr
+    return run
+
+
+def _contributions(run, year):
+    return {row[0]: row[1:] for row in run.query(
+        "select employee_id, prorated_annual_compensation, employee_contribution, employer_match_amount, "
+        "employer_core_amount, irs_limit_applied from fct_workforce_snapshot where simulation_year = ?", [year])}
+
+
+def test_catch_up_by_age_attained_on_dec_31(constructed_run):
+    got = _contributions(constructed_run, 2025)
+    assert {emp: got[emp][1] for emp in PEOPLE} == {emp: expected for emp, (_, _, expected) in PEOPLE.items()}
+    assert all(got[emp][4] for emp in PEOPLE)  # every one of them is capped
+
+
+def test_acceptance_person_2025_and_2026(constructed_run):
+    pay, deferral, match, core, capped = _contributions(constructed_run, 2025)["EMP_2024_000001"]
+    assert (pay, deferral, match, core, capped) == (Decimal("400000.00"), Decimal("34750.00"), Decimal("10500.00"),
+                                                    Decimal("7000.00"), True)
+    assert deferral - Decimal("11250") + match + core <= 70000  # 415(c), catch-up excluded
+    pay, deferral, match, core, capped = _contributions(constructed_run, 2026)["EMP_2024_000001"]
+    # 61 in 2026: 24,500 + 11,250; match and core on the 2026 401(a)(17) limit of 360,000
+    assert (pay, deferral, match, core, capped) == (Decimal("400000.00"), Decimal("35750.00"), Decimal("10800.00"),
+                                                    Decimal("7200.00"), True)
+    assert deferral - Decimal("11250") + match + core <= 72000
+
+
+def test_ten_year_run_reports_projected_irs_years(planwise_run):
+    run = planwise_run(years="2025-2034", employees=200)
+    assert run.status == "success", run.stderr
+    assert run.summary["projected_irs_years"] == list(range(2027, 2035))
+    assert run.stdout.count("IRS limits: 2027-2034 use projected values") == 1
+    logged = [json.loads(line) for line in open(run.summary["log_path"])]
+    assert [line["years"] for line in logged if line["event"] == "irs_limits_projected"] == [list(range(2027, 2035))]
