@@ -19,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -123,8 +124,6 @@ class DbtRunner:
     def parse(self) -> None:
         """The project's manifest, parsed as little as possible (see the module docstring); later invocations
         reuse it. `parse_info` says where it came from."""
-        import time
-
         began = time.monotonic()
         key = (str(self.project_dir.resolve()), self.db_path.stem)
         fingerprint = project_fingerprint(self.project_dir)

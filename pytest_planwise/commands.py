@@ -40,3 +40,12 @@ def plain_dbt(*args: str, db: Path, work: Path, project: Path = DBT_DIR) -> subp
     dbt = shutil.which("dbt") or str(Path(sys.executable).parent / "dbt")
     return subprocess.run([dbt, *args, "--target-path", str(work / "target"), "--log-path", str(work / "logs")],
                           cwd=project, env=_environment({"DB_PATH": str(db)}), capture_output=True, text=True)
+
+
+def copy_dbt_project(destination: Path) -> Path:
+    """A private copy of the dbt project's sources under `destination` (no target, logs or databases), to change
+    in a test and run with `planwise run --dbt-project`, never touching dbt/."""
+    target = destination / "dbt_project"
+    shutil.copytree(DBT_DIR, target, ignore=shutil.ignore_patterns(
+        "target", "logs", "artifacts", "backups", "*.duckdb*", ".user.yml", "dbt_packages"))
+    return target

@@ -3,20 +3,11 @@ by the next process; an edited model is re-parsed and its edit takes effect; a c
 inside one process the manifest is reused while the project's files are unchanged."""
 
 import json
-import shutil
 from pathlib import Path
 
 from navigator_orchestrator.dbt_runner import DbtRunner, parse_cache_dir
-from navigator_orchestrator.paths import DBT_DIR
-from pytest_planwise.commands import planwise_command
+from pytest_planwise.commands import copy_dbt_project, planwise_command
 from pytest_planwise.runs import census_file
-
-
-def copy_project(tmp_path: Path) -> Path:
-    target = tmp_path / "dbt_project"
-    shutil.copytree(DBT_DIR, target, ignore=shutil.ignore_patterns(
-        "target", "logs", "artifacts", "backups", "*.duckdb*", ".user.yml", "dbt_packages"))
-    return target
 
 
 def run(tmp_path: Path, census: Path, project: Path, name: str, cache: Path) -> tuple[dict, dict, str]:
@@ -38,7 +29,7 @@ def run(tmp_path: Path, census: Path, project: Path, name: str, cache: Path) -> 
 
 def test_the_next_process_skips_parsing_and_an_edit_is_reparsed(tmp_path, planwise_root):
     census = census_file(planwise_root, 300, 42)
-    project, cache = copy_project(tmp_path), tmp_path / "cache"
+    project, cache = copy_dbt_project(tmp_path), tmp_path / "cache"
     first, summary, _ = run(tmp_path, census, project, "first", cache)
     assert first["source"] == "full parse"
     second, again, dbt_log = run(tmp_path, census, project, "second", cache)
@@ -56,7 +47,7 @@ def test_the_next_process_skips_parsing_and_an_edit_is_reparsed(tmp_path, planwi
 
 def test_a_corrupt_cache_is_parsed_anew_never_trusted(tmp_path, planwise_root):
     census = census_file(planwise_root, 300, 42)
-    project, cache = copy_project(tmp_path), tmp_path / "cache"
+    project, cache = copy_dbt_project(tmp_path), tmp_path / "cache"
     run(tmp_path, census, project, "first", cache)
     (cached,) = cache.rglob("partial_parse.msgpack")
     cached.write_bytes(b"\x93not a manifest" * 100)
@@ -68,7 +59,7 @@ def test_a_corrupt_cache_is_parsed_anew_never_trusted(tmp_path, planwise_root):
 
 def test_one_process_reuses_its_manifest_until_a_file_changes(tmp_path, monkeypatch):
     monkeypatch.setenv("PLANWISE_PARSE_CACHE", str(tmp_path / "cache"))
-    project = copy_project(tmp_path)
+    project = copy_dbt_project(tmp_path)
     runners = [DbtRunner(db_path=tmp_path / f"{name}" / "simulation.duckdb", work_dir=tmp_path / name,
                          project_dir=project) for name in ("a", "b", "c")]
     runners[0].parse()

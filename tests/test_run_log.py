@@ -3,7 +3,6 @@ a summary that exists from the start and survives SIGKILL, failures, Ctrl-C, SIG
 LOG_LEVEL filtering file and console alike."""
 
 import json
-import shutil
 import signal
 import time
 from pathlib import Path
@@ -13,7 +12,7 @@ import pytest
 
 from navigator_orchestrator.digest import marts_digest
 from navigator_orchestrator.paths import DBT_DIR
-from pytest_planwise.commands import planwise_command, planwise_process
+from pytest_planwise.commands import copy_dbt_project, planwise_command, planwise_process
 from pytest_planwise.runs import census_file
 
 MODELS = sorted(p.stem for p in (DBT_DIR / "models").rglob("*.sql"))
@@ -152,7 +151,7 @@ def test_interrupted_run_writes_an_interrupted_summary_and_releases_the_lock(tmp
 
 
 def test_a_failed_model_leaves_a_failed_summary_with_its_fix(tmp_path, small_census):
-    project = copy_project(tmp_path)
+    project = copy_dbt_project(tmp_path)
     model = project / "models" / "intermediate" / "int_merit_events.sql"
     model.write_text(model.read_text() + "\nwhere no_such_column > 0\n")
     done = planwise_command(run_args(tmp_path / "sim.duckdb", small_census, "2025-2025", "--dbt-project", project),
@@ -184,18 +183,10 @@ def test_a_failed_pre_run_backup_leaves_a_failed_summary(tmp_path, small_census)
     assert "no space left" in summary["recovery"][0]["error"]
 
 
-def copy_project(tmp_path: Path) -> Path:
-    """A private copy of the dbt project (models, seeds, macros, tests), to change without touching dbt/."""
-    target = tmp_path / "dbt_project"
-    shutil.copytree(DBT_DIR, target, ignore=shutil.ignore_patterns(
-        "target", "logs", "artifacts", "backups", "*.duckdb*", ".user.yml", "dbt_packages"))
-    return target
-
-
 def test_null_pay_hires_of_2026_stop_the_run_in_2026_with_the_failing_rows(tmp_path, small_census, planwise_run):
     clean = planwise_run(years="2025-2025", census=small_census, threads=1)
     assert clean.status == "success", clean.stderr
-    project = copy_project(tmp_path)
+    project = copy_dbt_project(tmp_path)
     model = project / "models" / "intermediate" / "int_hiring_events.sql"
     text = model.read_text()
     pay = "{{ money('hire_pay_base * CAST("
