@@ -21,6 +21,7 @@ import itertools
 import json
 import os
 import re
+import signal
 import sys
 import time
 from contextlib import suppress
@@ -31,6 +32,7 @@ from pathlib import Path
 import duckdb
 
 from . import __version__
+from .atomic import fsync_dir
 from .digest import table_digest
 from .errors import BackupError
 from .locking import duckdb_lock_error
@@ -38,7 +40,7 @@ from .masking import mask_data
 
 FOLDER = "backups"
 LATEST = "backup_latest.duckdb"
-FAULT_ENV = "PLANWISE_TEST_FAULT"  # tests only: "<backup|latest|restore>:<enospc|pause>" fires half-way through a copy
+FAULT_ENV = "PLANWISE_TEST_FAULT"  # tests only: "<backup|latest|restore>:<enospc|pause|kill>", half-way through a copy
 _NAME = re.compile(r"backup_(?P<stamp>\d{8}_\d{6})(?:_(?P<n>\d+))?\.duckdb")
 _CHUNK = 1 << 20
 
@@ -196,7 +198,7 @@ def restore_backup(db_path: Path, source: Path, run_id: str, keep: int) -> Resto
                 set_aside = _set_aside(db_path)
         db_path.with_name(db_path.name + ".wal").unlink(missing_ok=True)  # a stale log must not replay into it
         os.replace(staged, db_path)
-        _fsync_dir(db_path.parent)
+        fsync_dir(db_path.parent)
         return Restored(backup, previous, set_aside)
     except OSError as error:
         raise _os_error(error, db_path.parent) from None
@@ -234,6 +236,8 @@ def _copy(source: Path, target: Path, role: str) -> tuple[int, str]:
 def _fire(fault: str, target: Path, copied: int, total: int) -> None:
     if fault == "enospc":
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(target))
+    if fault == "kill":  # a crash half-way through the copy (tests of --resume)
+        os.kill(os.getpid(), signal.SIGKILL)
     if fault == "pause":
         print(f"planwise: test fault: paused writing {target.name} at {copied:,} of {total:,} bytes",
               file=sys.stderr, flush=True)
@@ -268,7 +272,7 @@ def _publish(folder: Path, temp: Path, fields: dict) -> Backup:
         if not path.exists() and _write_json(path.with_suffix(".json"), manifest, exclusive=True):
             break
     os.rename(temp, path)
-    _fsync_dir(folder)
+    fsync_dir(folder)
     return Backup(path, _read_manifest(path.with_suffix(".json")))
 
 
@@ -282,7 +286,7 @@ def _replace_latest(backup: Backup, db_path: Path) -> None:
         os.replace(temp, folder / LATEST)
         # a crash between these two lines leaves the previous manifest: verify then finds this copy's by sha256
         _write_json(folder / "backup_latest.json", {**backup.manifest, "file": LATEST, "copy_of": backup.path.name})
-        _fsync_dir(folder)
+        fsync_dir(folder)
     finally:
         with suppress(OSError):
             temp.unlink(missing_ok=True)
@@ -356,14 +360,6 @@ def _set_aside(db_path: Path) -> Path:
     if wal.exists():
         os.replace(wal, target.with_name(target.name + ".wal"))
     return target
-
-
-def _fsync_dir(folder: Path) -> None:
-    handle = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(handle)
-    finally:
-        os.close(handle)
 
 
 def _order(name: str) -> tuple[str, int]:

@@ -45,6 +45,9 @@ def build_parser() -> argparse.ArgumentParser:
                      help="dbt and DuckDB threads, 1..64 (results are identical for any value)")
     run.add_argument("--no-backup", action="store_true",
                      help="do not back up the existing database before the run (recorded in the summary)")
+    run.add_argument("--resume", action="store_true",
+                     help="skip the years whose checkpoints (.checkpoints/ beside the database) prove them complete "
+                          "and unchanged; rebuild from the first year that is not (same other arguments as the run)")
     run.add_argument("--dbt-project", type=Path, help="dbt project folder to run (default: dbt/ of this checkout); "
                                                       "for trying a fix on a copy of the models")
 
@@ -119,7 +122,7 @@ def _run(args: argparse.Namespace) -> int:
     config = load_config(args.config, overrides)
     census = args.census.resolve() if args.census else None
     request = RunRequest(config=config, db_path=resolve_db_path(args.db), census_path=census, threads=args.threads,
-                         backup=not args.no_backup,
+                         backup=not args.no_backup, resume=args.resume,
                          dbt_project=args.dbt_project.resolve() if args.dbt_project else DBT_DIR)
     result = simulate(request)
     if result.status != "success":

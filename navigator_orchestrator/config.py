@@ -234,18 +234,19 @@ class SimulationConfig:
             raise ConfigError(problems, self.source)
         return SimulationConfig(values, self.source)
 
+    def simulated_values(self) -> dict[str, Any]:
+        """{dotted key: JSON-able value} of the keys that can change a result (not backup.keep, environment...)."""
+        return {k: _jsonable(v) for k, v in self.values.items() if SCHEMA_BY_KEY[k].simulated}
+
     def dbt_vars(self) -> dict[str, Any]:
         """Flat JSON-able dict for `dbt --vars` of the simulated keys: names are `Setting.dbt_var`, dates
         'YYYY-MM-DD' strings."""
-        return {SCHEMA_BY_KEY[k].dbt_var: _jsonable(v) for k, v in self.values.items() if SCHEMA_BY_KEY[k].simulated}
+        return {SCHEMA_BY_KEY[k].dbt_var: v for k, v in self.simulated_values().items()}
 
     def digest(self) -> str:
         """sha256 of the canonical JSON of the simulated values: identifies a configuration (what a run computes)
         across runs and key order; orchestrator keys (backup.keep, environment.required) are left out."""
-        canonical = json.dumps(
-            {k: _jsonable(v) for k, v in self.values.items() if SCHEMA_BY_KEY[k].simulated},
-            sort_keys=True, separators=(",", ":"), allow_nan=False,
-        )
+        canonical = json.dumps(self.simulated_values(), sort_keys=True, separators=(",", ":"), allow_nan=False)
         return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
     def to_dict(self) -> dict[str, Any]:

@@ -41,6 +41,7 @@ class NodeResult:
     message: str
     relation: str | None = None  # where a test stored its failing rows (--store-failures)
     failures: int = 0
+    compiled_sha256: str | None = None  # of the SQL dbt ran (a checkpoint records it per model and year)
 
 
 FAILED = ("error", "fail", "runtime error")
@@ -165,7 +166,7 @@ class DbtRunner:
         result = self._invoke(command, args, on_node)
         nodes = [
             NodeResult(r.node.unique_id, str(r.status), float(r.execution_time or 0.0), _one_line(r.message or ""),
-                       getattr(r.node, "relation_name", None), int(r.failures or 0))
+                       getattr(r.node, "relation_name", None), int(r.failures or 0), _sha256(r.node))
             for r in (result.result.results if result.result is not None else [])
         ]
         failed = [n for n in nodes if n.status in FAILED]
@@ -197,16 +198,29 @@ def parse_cache_dir(project_dir: Path, db_path: Path) -> Path:
     return Path(root) / f"{project}_{db_path.stem}"
 
 
+def project_files(project_dir: Path, parts: tuple[str, ...] = _PROJECT_PARTS) -> list[Path]:
+    """The project's source files under `parts` (files or folders), in a stable order; no target, logs, databases."""
+    files = []
+    for part in parts:
+        path = project_dir / part
+        files += [item for item in (sorted(path.rglob("*")) if path.is_dir() else [path]) if item.is_file()]
+    return files
+
+
 def project_fingerprint(project_dir: Path) -> tuple:
     """Names, sizes and modification times of the project's source files: cheap, and changed by any edit."""
-    files = []
-    for part in _PROJECT_PARTS:
-        path = project_dir / part
-        for item in sorted(path.rglob("*")) if path.is_dir() else [path] if path.exists() else []:
-            if item.is_file():
-                stat = item.stat()
-                files.append((str(item.relative_to(project_dir)), stat.st_size, stat.st_mtime_ns))
-    return tuple(files)
+    return tuple((str(item.relative_to(project_dir)), item.stat().st_size, item.stat().st_mtime_ns)
+                 for item in project_files(project_dir))
+
+
+def _sha256(node: Any) -> str | None:
+    """Of the node's compiled SQL, blank lines and trailing spaces aside (a Jinja branch for another year leaves
+    those behind)."""
+    code = getattr(node, "compiled_code", None)
+    if not code:
+        return None
+    lines = (line.rstrip() for line in code.splitlines())
+    return hashlib.sha256("\n".join(line for line in lines if line).encode()).hexdigest()
 
 
 def _node_finished(on_node: OnNode) -> Callable[[Any], None]:

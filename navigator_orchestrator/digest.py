@@ -32,3 +32,19 @@ def row_counts(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
     present = {name for (name,) in con.execute("select table_name from duckdb_tables()").fetchall()}
     return {table: con.execute(f"select count(*) from {table}").fetchone()[0] if table in present else 0
             for table in YEAR_KEYED}
+
+
+def year_digests(con: duckdb.DuckDBPyConnection, years: list[int]) -> dict[int, dict[str, list]]:
+    """{year: {table: [rows, digest as text]}} of every year-keyed table, one grouped scan per table (a checkpoint
+    records these; `--resume` compares them). A missing table or year holds [0, "0"]."""
+    present = {name for (name,) in con.execute("select table_name from duckdb_tables()").fetchall()}
+    found = {year: {table: [0, "0"] for table in YEAR_KEYED} for year in years}
+    listed = ", ".join(str(int(year)) for year in years)
+    for table in YEAR_KEYED:
+        if table not in present or not years:
+            continue
+        for year, count, total in con.execute(
+                f"select simulation_year, count(*), sum(md5_number_upper(t::VARCHAR)::HUGEINT) from {table} t "
+                f"where simulation_year in ({listed}) group by simulation_year").fetchall():
+            found[year][table] = [int(count), str(total)]
+    return found

@@ -24,7 +24,8 @@ from .backup import create_backup
 from .census import StagedCensus, generate_census, stage_census
 from .config import SimulationConfig
 from .dbt_runner import DbtRunner, NodeResult
-from .digest import row_counts
+from .checkpoints import FIRST, Checkpoints, Decision, RunInputs
+from .digest import YEAR_KEYED, row_counts, year_digests
 from .errors import InputError, PlanwiseError, SimulationError
 from .interrupts import exit_code, sigterm_interrupts
 from .locking import duckdb_lock_error, run_lock
@@ -33,7 +34,7 @@ from .metrics import year_metrics
 from .paths import DBT_DIR, DEFAULT_CENSUS, DEFAULT_CENSUS_EMPLOYEES, DEFAULT_CENSUS_SEED
 from .quality import CheckResult, fail_closed, gate
 from .run_log import RunLog, log_level, log_path
-from .summary import RunResult, YearOutcome, format_year_line, versions, write_summary
+from .summary import RunResult, YearOutcome, engine_versions, format_year_line, versions, write_summary
 from .years import check_years_supported, projected_years
 
 Echo = Callable[[str], None]
@@ -49,6 +50,7 @@ class RunRequest:
     threads: int = 2
     backup: bool = True  # False: `--no-backup`, recorded in the summary
     dbt_project: Path = DBT_DIR  # `--dbt-project`: a copy of the project (a fix being tried, a test's change)
+    resume: bool = False  # `--resume`: skip the years whose checkpoints are proven (checkpoints.py)
 
 
 def new_run_id(now: datetime | None = None) -> str:
@@ -131,7 +133,7 @@ def _locked_run(request: RunRequest, staged: StagedCensus, log: RunLog) -> RunRe
         result.backup = _backup_before_writing(request, log)
         staged.write_to(request.db_path)  # one statement: on failure the file is as it was
         written = True
-        _run_years(runner, config, request.db_path, result, log, summary_path)
+        _run_years(runner, request, result, log, summary_path)
         result.status = "success"
     except (PlanwiseError, duckdb.Error) as error:
         failure = _as_planwise_error(error, request.db_path)
@@ -141,7 +143,7 @@ def _locked_run(request: RunRequest, staged: StagedCensus, log: RunLog) -> RunRe
         result.status, result.exit_code = "interrupted", exit_code(interrupt)
         what = "SIGTERM" if result.exit_code == 143 else "Ctrl-C"
         result.add_error(f"interrupted ({what}); the running year was not completed",
-                         "run the same command again to rebuild the years")
+                         "run the same command with --resume: it continues from the year that was running")
     finally:
         result.dbt_invocations = list(runner.invocations)
         result.ended_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
@@ -202,39 +204,96 @@ def _masked(echo: Echo) -> Echo:
     return lambda line: echo(mask(line))
 
 
-def _run_years(runner: DbtRunner, config: SimulationConfig, db_path: Path, result: RunResult, log: RunLog,
-               summary_path: Path) -> None:
+def _run_years(runner: DbtRunner, request: RunRequest, result: RunResult, log: RunLog, summary_path: Path) -> None:
+    """Each year skipped when `--resume` proves its checkpoint, else built (after the seeds), gated, checkpointed."""
+    config, db_path = request.config, request.db_path
     variables = config.dbt_vars()
-    runner.parse()
-    info = runner.parse_info
-    log.info("dbt_parsed", f"dbt: {info['source']} ({info['seconds']:.1f}s)", console=False, **info)
-    runner.run("seed", variables, extra=["--full-refresh"])
-    for year in config.years:
+    store = Checkpoints(db_path)
+    inputs = RunInputs.of(config, result.census.get("fingerprint", ""), request.dbt_project, engine_versions())
+
+    def compiled_sql(year: int, models: list[str] | None = None, command: str = "compile",
+                     **options) -> dict[str, str]:
+        """{model: sha256 of its SQL for `year`}: of the models run (`command` run) or only compiled."""
+        runner.parse()
+        if command == "compile":  # dbt prints a lone compiled node even with --quiet; only its hash is wanted
+            options["extra"] = ["--log-level", "none", "--indirect-selection", "empty"]
+        nodes = runner.run(command, {**variables, "simulation_year": year},
+                           select=" ".join(models) if models else None, **options)
+        return {n.unique_id.rsplit(".", 1)[-1]: n.compiled_sha256 for n in nodes if n.unique_id.startswith("model.")}
+
+    decisions = (store.decide(list(config.years), inputs, compiled_sql) if request.resume
+                 else [Decision(year, False, "run without --resume") for year in config.years])
+    rebuilt = [d.year for d in decisions if not d.skip]
+    if request.resume:
+        for decision in decisions:
+            log.info("year_resume", decision.line(), year=decision.year,
+                     action="skipped" if decision.skip else "rebuilt", reason=decision.reason)
+    result.resume = {str(d.year): {"skipped": d.skip, "reason": d.reason} for d in decisions}
+    store.discard_from(rebuilt[0] if rebuilt else config.end_year + 1)
+    if rebuilt:
+        runner.parse()
+        info = runner.parse_info
+        log.info("dbt_parsed", f"dbt: {info['source']} ({info['seconds']:.1f}s)", console=False, **info)
+        runner.run("seed", variables, extra=["--full-refresh"])
+    else:
+        _drop_years_after(db_path, config.end_year)  # as a run of exactly these years would have left it
+    previous = FIRST
+    for decision in decisions:
+        year = decision.year
+        if decision.skip:
+            outcome = _record_year(result, db_path, year, 0.0, skipped=True)
+            log.info("year_finished", format_year_line(outcome), console=False, year=year, skipped=True,
+                     metrics=outcome.metrics)
+            write_summary(result, summary_path)
+            previous = decision.input_hash
+            continue
         began = time.monotonic()
         log.info("year_started", f"{year}: started", console=False, year=year)
+        store.begin(year, result.run_id)
 
         def model_finished(node: NodeResult, year: int = year) -> None:
             model = node.unique_id.rsplit(".", 1)[-1]
             result.models.append({"year": year, "model": model, "status": node.status, "seconds": node.seconds})
             log.event("model_finished", f"{year}: {model} {node.status} in {node.seconds:.2f}s",
-                      {"success": "INFO", "skipped": "WARNING"}.get(node.status, "ERROR"), console=False, year=year, model=model,
-                      unique_id=node.unique_id, status=node.status, seconds=node.seconds)
+                      {"success": "INFO", "skipped": "WARNING"}.get(node.status, "ERROR"), console=False, year=year,
+                      model=model, unique_id=node.unique_id, status=node.status, seconds=node.seconds)
 
         # the first simulated year rebuilds the year-keyed tables from scratch (new columns, stale years gone)
         extra = ["--full-refresh"] if year == config.start_year else []
-        runner.run("run", {**variables, "simulation_year": year}, extra=extra, on_node=model_finished)
+        compiled = compiled_sql(year, command="run", extra=extra, on_node=model_finished)
         checks = gate(db_path, result.run_id, year, config)
         _log_quality(log, result, year, checks)
         fail_closed(checks)  # an error-severity failure stops the run here: the year is not done
         with duckdb.connect(str(db_path), read_only=True) as con:
-            metrics = year_metrics(con, year)
-            result.total_rows = row_counts(con)
-        outcome = YearOutcome(year=year, seconds=round(time.monotonic() - began, 3), metrics=metrics)
-        result.years.append(outcome)
-        result.years_processed.append(year)
-        log.info("year_finished", format_year_line(outcome), year=year, seconds=outcome.seconds, metrics=metrics,
-                 quality={c.check: c.status for c in checks})
+            digests = year_digests(con, [year])[year]
+        previous = inputs.year_hash(year, compiled, previous)
+        done = store.complete(year, result.run_id, previous, inputs, compiled, digests,
+                              {c.check: c.status for c in checks})
+        log.info("checkpoint_written", f"{year}: checkpoint {done}", console=False, year=year, path=str(done),
+                 input_hash=previous, row_counts={table: count for table, (count, _) in digests.items()})
+        outcome = _record_year(result, db_path, year, round(time.monotonic() - began, 3))
+        log.info("year_finished", format_year_line(outcome), year=year, seconds=outcome.seconds,
+                 metrics=outcome.metrics, quality={c.check: c.status for c in checks})
         write_summary(result, summary_path)
+
+
+def _record_year(result: RunResult, db_path: Path, year: int, seconds: float, skipped: bool = False) -> YearOutcome:
+    """The year's metrics and the run's row totals, into the result (a skipped year is read from the database)."""
+    with duckdb.connect(str(db_path), read_only=True) as con:
+        outcome = YearOutcome(year=year, seconds=seconds, metrics=year_metrics(con, year), skipped=skipped)
+        result.total_rows = row_counts(con)
+    result.years.append(outcome)
+    (result.years_skipped if skipped else result.years_processed).append(year)
+    return outcome
+
+
+def _drop_years_after(db_path: Path, year: int) -> None:
+    """Delete year-keyed rows after `year`: left by a longer earlier run when every year of this one is skipped."""
+    with duckdb.connect(str(db_path)) as con:
+        present = {name for (name,) in con.execute("select table_name from duckdb_tables()").fetchall()}
+        for table in YEAR_KEYED:
+            if table in present:
+                con.execute(f"delete from {table} where simulation_year > ?", [year])
 
 
 def _log_quality(log: RunLog, result: RunResult, year: int, checks: list[CheckResult]) -> None:

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, Callable, TextIO
 
 from .errors import InputError
+from .faults import kill_point
 from .masking import mask, mask_data
 
 LEVELS = {"DEBUG": 10, "INFO": 20, "WARNING": 30, "ERROR": 40}
@@ -85,6 +86,9 @@ class RunLog:
             self._file.flush()
         except OSError:  # a full disk must not turn into a traceback; the console still has the line
             self.close()
+            return
+        kill_point("log")
+        kill_point(event)
 
     def info(self, event: str, message: str, **fields: Any) -> None:
         self.event(event, message, "INFO", **fields)

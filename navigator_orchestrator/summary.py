@@ -8,15 +8,14 @@ naming the years it completed. Everything in it, and every line of the table, pa
 from __future__ import annotations
 
 import json
-import os
 import platform
-from contextlib import suppress
 from dataclasses import asdict, dataclass, field
 from decimal import Decimal
 from importlib import metadata
 from pathlib import Path
 
 from . import __version__
+from .atomic import write_atomically
 from .masking import mask, mask_data
 
 SLOWEST = 5
@@ -27,6 +26,7 @@ class YearOutcome:
     year: int
     seconds: float
     metrics: dict
+    skipped: bool = False  # `--resume` proved its checkpoint: read from the database, not rebuilt
 
 
 @dataclass
@@ -44,7 +44,9 @@ class RunResult:
     census: dict = field(default_factory=dict)
     backup: dict = field(default_factory=dict)
     years: list[YearOutcome] = field(default_factory=list)
-    years_processed: list[int] = field(default_factory=list)
+    years_processed: list[int] = field(default_factory=list)  # years this run built (and checkpointed)
+    years_skipped: list[int] = field(default_factory=list)  # years `--resume` skipped, their checkpoints proven
+    resume: dict[str, dict] = field(default_factory=dict)  # year -> {skipped, reason}
     projected_irs_years: list[int] = field(default_factory=list)  # years simulated on projected IRS limits
     quality: dict[str, list[dict]] = field(default_factory=dict)  # year -> every check's result
     total_rows: dict[str, int] = field(default_factory=dict)  # year-keyed table -> rows, all years
@@ -75,7 +77,12 @@ class RunResult:
 
 def versions() -> dict[str, str]:
     """The versions a result depends on, for the summary (and a bug report)."""
-    found = {"planwise": __version__, "python": platform.python_version()}
+    return {"python": platform.python_version(), **engine_versions()}
+
+
+def engine_versions() -> dict[str, str]:
+    """The versions that compute a result (a checkpoint's input): PlanWise, dbt-core, dbt-duckdb, DuckDB."""
+    found = {"planwise": __version__}
     for package in ("dbt-core", "dbt-duckdb", "duckdb"):
         try:
             found[package] = metadata.version(package)
@@ -85,19 +92,12 @@ def versions() -> dict[str, str]:
 
 
 def write_summary(result: RunResult, path: Path) -> None:
-    """Replace summary.json atomically (write a temp file, fsync, rename); a full disk is recorded, not raised."""
+    """Replace summary.json atomically (`atomic.write_atomically`); a full disk is recorded, not raised."""
     result.summary_path = str(path)
-    tmp = path.with_name(path.name + ".tmp")
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with tmp.open("w", encoding="utf-8") as handle:
-            handle.write(json.dumps(mask_data(result.to_dict()), indent=2, sort_keys=True, default=str))
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
+        write_atomically(path, json.dumps(mask_data(result.to_dict()), indent=2, sort_keys=True, default=str),
+                         point="summary")
     except OSError as error:
-        with suppress(OSError):
-            tmp.unlink(missing_ok=True)
         result.summary_path = f"(not written: {error.strerror})"
 
 
@@ -117,13 +117,15 @@ def _cell(key: str, value: object) -> str:
 
 def format_year_line(outcome: YearOutcome) -> str:
     m = outcome.metrics
+    if outcome.skipped:
+        return f"{outcome.year}: skipped (checkpoint verified), {m['end_headcount']:,} employees at year end"
     return (f"{outcome.year}: {m['start_headcount']:,} -> {m['end_headcount']:,} employees, "
             f"{m['hire_events']:,} hires, {m['termination_events']:,} terminations, {outcome.seconds:.1f}s")
 
 
 def print_run_table(result: RunResult) -> None:
-    rows = [[str(y.year)] + [_cell(key, y.metrics[key]) for _, key in _COLUMNS[1:]] + [f"{y.seconds:.1f}s"]
-            for y in result.years]
+    rows = [[str(y.year)] + [_cell(key, y.metrics[key]) for _, key in _COLUMNS[1:]]
+            + ["skipped" if y.skipped else f"{y.seconds:.1f}s"] for y in result.years]
     header = [name for name, _ in _COLUMNS] + ["time"]
     widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
     for row in [header, *rows]:
