@@ -92,7 +92,7 @@ if [[ -n "$PYTEST_ARGS" ]]; then
     mapfile -t PYTEST_EXTRA < <("$PYTHON" -c 'import shlex, sys; print("\n".join(shlex.split(sys.argv[1])))' \
         "$PYTEST_ARGS") || die "--pytest-args: cannot split '$PYTEST_ARGS'"
 fi
-export DBT_SEND_ANONYMOUS_USAGE_STATS=false
+export DBT_SEND_ANONYMOUS_USAGE_STATS=false DBT_USE_COLORS=false
 
 planwise() { "$PYTHON" -m navigator_orchestrator.cli "$@"; }
 dbt() { "$PYTHON" -c 'import sys; from dbt.cli.main import cli; sys.argv[0] = "dbt"; sys.exit(cli())' "$@"; }
@@ -121,10 +121,18 @@ step_data_quality() {
         return 1
     fi
     echo "== dbt test --select tag:critical (from $ROOT/dbt, DB_PATH=$DB)"
-    (cd "$ROOT/dbt" && unset PLANWISE_DB_PATH && DB_PATH="$DB" dbt test --select tag:critical \
-        --target-path "$OUT/dbt/target" --log-path "$OUT/dbt/logs") || { status=1; echo "FAIL dbt test"; }
+    if ! (cd "$ROOT/dbt" && unset PLANWISE_DB_PATH && DB_PATH="$DB" dbt test --select tag:critical \
+            --target-path "$OUT/dbt/target" --log-path "$OUT/dbt/logs") 2>&1 | tee "$OUT/dbt_test.log"; then
+        status=1
+        echo "FAIL dbt test --select tag:critical:" \
+            "$(sed -n 's/.*Failure in test \([^ ]*\).*/\1/p; s/.*Error in test \([^ ]*\).*/\1/p' "$OUT/dbt_test.log" \
+               | paste -sd ' ' -)"
+    fi
     echo "== planwise check --db $DB"
-    planwise check --db "$DB" "${config_args[@]}" || { status=1; echo "FAIL planwise check"; }
+    if ! planwise check --db "$DB" "${config_args[@]}" 2>&1 | tee "$OUT/planwise_check.log"; then
+        status=1
+        echo "FAIL planwise check: $(grep -m 1 '^planwise: error: ' "$OUT/planwise_check.log" | cut -c 18-)"
+    fi
     return "$status"
 }
 
