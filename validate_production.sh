@@ -84,14 +84,16 @@ from dotenv import load_dotenv
 from navigator_orchestrator.paths import resolve_db_path
 load_dotenv(Path.cwd() / ".env", override=False)
 print(resolve_db_path(sys.argv[1] or None))' "$DB_ARG")" || die "cannot resolve the database path"
+PYTEST_EXTRA=()
+if [[ -n "$PYTEST_ARGS" ]]; then
+    split="$("$PYTHON" -c 'import shlex, sys; shlex.split(sys.argv[1])' "$PYTEST_ARGS" 2>&1)" \
+        || die "--pytest-args: cannot split '$PYTEST_ARGS': ${split##*: }"
+    mapfile -d '' -t PYTEST_EXTRA < <("$PYTHON" -c 'import shlex, sys
+sys.stdout.write("".join(arg + "\0" for arg in shlex.split(sys.argv[1])))' "$PYTEST_ARGS")
+fi
 OUT="${OUT:-$ROOT/artifacts/validation/$(date -u +%Y%m%dT%H%M%SZ)}"
 mkdir -p "$OUT" 2>/dev/null || die "--out $OUT: cannot create the folder"
 OUT="$(realpath "$OUT")"
-PYTEST_EXTRA=()
-if [[ -n "$PYTEST_ARGS" ]]; then
-    mapfile -t PYTEST_EXTRA < <("$PYTHON" -c 'import shlex, sys; print("\n".join(shlex.split(sys.argv[1])))' \
-        "$PYTEST_ARGS") || die "--pytest-args: cannot split '$PYTEST_ARGS'"
-fi
 export DBT_SEND_ANONYMOUS_USAGE_STATS=false DBT_USE_COLORS=false
 
 planwise() { "$PYTHON" -m navigator_orchestrator.cli "$@"; }
@@ -168,7 +170,7 @@ for step in "${STEPS[@]}"; do
     evidence="$OUT/$step.txt"
     echo "validate_production: $step ... (evidence: $evidence)"
     start="$EPOCHREALTIME"
-    "step_$step" >"$evidence" 2>&1 </dev/null
+    ("step_$step") >"$evidence" 2>&1 </dev/null  # a subshell: whatever a step does, the others still run
     status=$?
     SECONDS_OF[$step]="$(awk -v a="$start" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }')"
     if ((status == 0)); then VERDICT[$step]=pass; else VERDICT[$step]=FAIL; fi

@@ -143,6 +143,8 @@ def test_an_impossible_time_limit_fails_the_performance_step(tmp_path, built):
     (["--time-limit", "0"], "--time-limit expects a number of seconds > 0, got '0'"),
     (["--frobnicate"], "unknown argument '--frobnicate'"),
     (["--config"], "--config needs a value"),
+    (["--config", "missing.yaml"], "--config missing.yaml: no such file"),
+    (["--pytest-args", "-k 'unclosed"], "--pytest-args: cannot split '-k 'unclosed': No closing quotation"),
 ])
 def test_bad_options_are_one_line_and_exit_2(tmp_path, options, message):
     done = subprocess.run(["bash", str(SCRIPT), "--out", str(tmp_path / "out"), *options], cwd=tmp_path,
