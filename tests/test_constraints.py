@@ -6,7 +6,8 @@ import re
 import pytest
 
 from navigator_orchestrator import paths
-from navigator_orchestrator.environment import CONSTRAINTS, CORE_PACKAGES, main, mismatches, pinned_versions
+from navigator_orchestrator.environment import (CONSTRAINTS, CORE_PACKAGES, installed_version, main, mismatches,
+                                                pinned_versions)
 
 README = paths.PROJECT_ROOT / "README.md"
 CI_RUN = paths.PROJECT_ROOT / ".ci" / "run"
@@ -22,6 +23,13 @@ def test_the_engine_packages_are_pinned_exactly():
 
 def test_installed_engine_versions_match_the_pins():
     assert mismatches(CONSTRAINTS, CORE_PACKAGES) == []
+
+
+def test_every_pinned_package_that_is_installed_has_its_pinned_version():
+    """The README's install (`-c constraints.txt`) moves every package of the tree to its pin, not only the engine."""
+    pins = pinned_versions(CONSTRAINTS)
+    assert mismatches(CONSTRAINTS, [name for name in pins if installed_version(name)]) == []
+    assert all(installed_version(name) for name in ("pytest", "pytest-xdist", "hypothesis", "syrupy", "PyYAML"))
 
 
 def test_a_wrong_pin_is_reported(tmp_path):
