@@ -33,7 +33,7 @@ Options:
   --time-limit SECONDS  the performance step's limit, a number > 0 (default 60)
   --census PATH         census for the performance run (default: the bundled 5,000-person census)
   --pytest-args ARGS    extra pytest arguments for the tests step, split like a shell line, e.g. '-n 2' or a
-                        test path (then only that path is collected)
+                        test path, relative to the project root (then only that path is collected)
   -h, --help            this text
 
 Environment: PYTHON (interpreter with the project installed; default python).
