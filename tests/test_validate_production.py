@@ -1,0 +1,163 @@
+"""validate_production.sh (hardening plan): a good database in a good environment passes all four steps, and each
+step, broken in turn (a missing required variable, a failing smoke test, a planted bad row, an impossible time
+limit), makes the script exit non-zero with that step named in its table and its FAILED line, never claiming
+that all checks passed. Real subprocesses; everything under the test's tmp_path (the module's database is copied).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from navigator_orchestrator import paths
+from navigator_orchestrator.dbt_runner import PARSE_CACHE_ENV
+from pytest_planwise.commands import planwise_command
+
+SCRIPT = paths.PROJECT_ROOT / "validate_production.sh"
+STEPS = ("environment", "tests", "data_quality", "performance")
+ROW = re.compile(r"^(environment|tests|data_quality|performance)\s+(pass|FAIL)\s+([0-9.]+)\s+(\S+)$", re.MULTILINE)
+PASSING_TEST = "import pytest\n\n\n@pytest.mark.smoke\ndef test_planted_passes():\n    assert sum([1, 1]) == 2\n"
+FAILING_TEST = ("import pytest\n\n\n@pytest.mark.smoke\ndef test_planted_fails():\n"
+                "    assert sum([1, 1]) == 3, 'planted failure'\n")
+UNSET = "PLANWISE_VALIDATE_TEST_UNSET_VARIABLE"
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    """One small database (300 people, one year) and its census, built once with the real CLI; tests copy it."""
+    root = tmp_path_factory.mktemp("validate_built")
+    env = {PARSE_CACHE_ENV: str(root / "parse_cache")}
+    census = root / "census.parquet"
+    made = planwise_command(["census", "generate", "--employees", 300, "--out", census], cwd=root, env=env)
+    assert made.returncode == 0, made.stderr
+    run = planwise_command(["run", "--years", "2025-2025", "--census", census, "--db", root / "sim.duckdb",
+                            "--no-backup"], cwd=root, env=env)
+    assert run.returncode == 0, run.stderr
+    return {"db": root / "sim.duckdb", "census": census, "parse_cache": root / "parse_cache"}
+
+
+def validate(tmp_path: Path, built: dict, *options: str, test_file: str = PASSING_TEST,
+             db: Path | None = None, env: dict | None = None) -> tuple[int, str, dict]:
+    """The script as a user runs it, from tmp_path (no .env there), on a copy of the built database, with the
+    tests step pointed at one planted test file; returns (exit code, output, {step: verdict})."""
+    if db is None:
+        db = tmp_path / "sim.duckdb"
+        shutil.copy(built["db"], db)
+    planted = tmp_path / "planted"
+    planted.mkdir(exist_ok=True)
+    (planted / "test_planted.py").write_text(test_file)
+    environment = {k: v for k, v in os.environ.items() if k not in ("DB_PATH", "PLANWISE_DB_PATH", "LOG_LEVEL")}
+    environment.update({"PATH": f"{Path(sys.executable).parent}{os.pathsep}{environment.get('PATH', '')}",
+                        "PYTHON": sys.executable, PARSE_CACHE_ENV: str(built["parse_cache"]), **(env or {})})
+    done = subprocess.run(["bash", str(SCRIPT), "--db", str(db), "--out", str(tmp_path / "out"),
+                           "--census", str(built["census"]),
+                           "--pytest-args", f"{planted / 'test_planted.py'} -p no:cacheprovider", *options],
+                          cwd=tmp_path, env=environment, capture_output=True, text=True, timeout=900)
+    output = done.stdout + done.stderr
+    verdicts = {m.group(1): m.group(2) for m in ROW.finditer(done.stdout)}
+    return done.returncode, output, verdicts
+
+
+def assert_failed(code: int, output: str, verdicts: dict, failing: list[str]) -> None:
+    assert code == 1, output
+    assert verdicts == {s: "FAIL" if s in failing else "pass" for s in STEPS}, output
+    assert output.splitlines()[-1] == f"validate_production: FAILED: {' '.join(failing)}", output
+    assert "all 4 steps passed" not in output
+
+
+def model_digest(db: Path) -> tuple:
+    """The simulated tables' content: what a validation must never change."""
+    with duckdb.connect(str(db), read_only=True) as con:
+        return tuple(con.execute(f"select count(*), sum(hash(t)) from {table} t").fetchone()
+                     for table in ("fct_workforce_snapshot", "fct_yearly_events"))
+
+
+def test_a_good_database_passes_every_step(tmp_path, built):
+    db = tmp_path / "sim.duckdb"
+    shutil.copy(built["db"], db)
+    before = model_digest(db)
+    code, output, verdicts = validate(tmp_path, built, db=db)
+    assert code == 0, output
+    assert verdicts == dict.fromkeys(STEPS, "pass"), output
+    assert output.splitlines()[-1] == "validate_production: all 4 steps passed"
+    out = tmp_path / "out"
+    for step in STEPS:  # each step's evidence is its output, ending with its verdict
+        evidence = (out / f"{step}.txt").read_text()
+        assert evidence.splitlines()[-1].startswith("verdict: pass (exit 0"), evidence
+        assert f"{out / step}.txt" in output
+    assert "dbt-core: installed" in (out / "environment.txt").read_text()
+    assert "1 passed" in (out / "tests.txt").read_text()
+    assert "PASS=11" in (out / "data_quality.txt").read_text()
+    assert re.search(r"one simulated year: [0-9.]+ s < limit 60 s", (out / "performance.txt").read_text())
+    assert (out / "report.txt").read_text() in output
+    assert model_digest(db) == before  # dbt test and planwise check only read the model tables
+
+
+def test_a_missing_required_variable_fails_the_environment_step(tmp_path, built):
+    """The perf run refuses to start without the variable too (exit 2), as `planwise run` would in production."""
+    config = tmp_path / "config.yaml"
+    config.write_text(f"environment:\n  required: [{UNSET}]\n")
+    code, output, verdicts = validate(tmp_path, built, "--config", str(config), env={UNSET: ""})
+    assert_failed(code, output, verdicts, ["environment", "performance"])
+    assert f"environment: FAIL missing required environment variable {UNSET}" in output
+    assert "performance: FAIL planwise run exited 2" in output
+
+
+def test_a_failing_smoke_test_fails_the_tests_step(tmp_path, built):
+    code, output, verdicts = validate(tmp_path, built, test_file=FAILING_TEST)
+    assert_failed(code, output, verdicts, ["tests"])
+    assert "planted failure" in (tmp_path / "out" / "tests.txt").read_text()
+
+
+def test_a_planted_bad_row_fails_the_data_quality_step(tmp_path, built):
+    db = tmp_path / "sim.duckdb"
+    shutil.copy(built["db"], db)
+    with duckdb.connect(str(db)) as con:
+        con.execute("update fct_workforce_snapshot set current_compensation = null where employee_id = "
+                    "(select min(employee_id) from fct_workforce_snapshot)")
+    code, output, verdicts = validate(tmp_path, built, db=db)
+    assert_failed(code, output, verdicts, ["data_quality"])
+    evidence = (tmp_path / "out" / "data_quality.txt").read_text()
+    # dbt's critical test and the quality gate both name what they caught, on screen too
+    assert "data_quality: FAIL dbt test --select tag:critical: not_null_fct_workforce_snapshot_current_compensation" \
+        in output
+    assert "data_quality: FAIL planwise check: quality gate null_comp_count failed for 2025" in output
+    assert "\x1b[" not in evidence  # plain text evidence, no terminal colours
+
+
+def test_an_impossible_time_limit_fails_the_performance_step(tmp_path, built):
+    code, output, verdicts = validate(tmp_path, built, "--time-limit", "0.001")
+    assert_failed(code, output, verdicts, ["performance"])
+    assert re.search(r"performance: FAIL one simulated year took [0-9.]+ s, limit 0.001 s", output), output
+
+
+@pytest.mark.parametrize("options, message", [
+    (["--time-limit", "soon"], "--time-limit expects a number of seconds > 0, got 'soon'"),
+    (["--time-limit", "0"], "--time-limit expects a number of seconds > 0, got '0'"),
+    (["--frobnicate"], "unknown argument '--frobnicate'"),
+    (["--config"], "--config needs a value"),
+    (["--config", "missing.yaml"], "--config missing.yaml: no such file"),
+    (["--pytest-args", "-k 'unclosed"], "--pytest-args: cannot split '-k 'unclosed': No closing quotation"),
+])
+def test_bad_options_are_one_line_and_exit_2(tmp_path, options, message):
+    done = subprocess.run(["bash", str(SCRIPT), "--out", str(tmp_path / "out"), *options], cwd=tmp_path,
+                          env={**os.environ, "PYTHON": sys.executable}, capture_output=True, text=True)
+    assert done.returncode == 2
+    assert done.stderr == f"validate_production: error: {message} (see 'validate_production.sh --help')\n"
+    assert done.stdout == "" and not (tmp_path / "out").exists()  # nothing ran, nothing written
+
+
+def test_help_documents_every_option():
+    done = subprocess.run(["bash", str(SCRIPT), "--help"], capture_output=True, text=True,
+                          env={**os.environ, "PYTHON": sys.executable})
+    assert done.returncode == 0
+    for option in ("--db PATH", "--config PATH", "--out DIR", "--time-limit SECONDS", "--census PATH",
+                   "--pytest-args ARGS"):
+        assert option in done.stdout
