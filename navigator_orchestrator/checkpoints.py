@@ -178,13 +178,14 @@ class Checkpoints:
         self.path(year, "partial").unlink(missing_ok=True)
         return path
 
-    def discard_from(self, year: int) -> None:
-        """Remove the checkpoints of `year` and every later year (their rows are about to be rebuilt)."""
+    def discard_from(self, year: int | None) -> None:
+        """Remove the checkpoints of `year` and every later year, whose rows are about to be rebuilt (all of them
+        for None: rebuilding the first simulated year starts the tables anew)."""
         if not self.folder.is_dir():
             return
         for path in self.folder.glob("year_*.*"):
             stem = path.name.split(".", 1)[0].removeprefix("year_")
-            if stem.isdigit() and int(stem) >= year:
+            if stem.isdigit() and (year is None or int(stem) >= year):
                 path.unlink(missing_ok=True)
 
     def decide(self, years: list[int], inputs: RunInputs, compile_year: CompileYear) -> list[Decision]:

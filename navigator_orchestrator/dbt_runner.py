@@ -174,7 +174,8 @@ class DbtRunner:
             first = failed[0] if failed else None
             where = f"{first.unique_id}: {first.message}" if first else "see the dbt log"
             raise SimulationError(f"dbt {command} failed at {where}",
-                                  "fix the model or its input and run the same command again")
+                                  "fix the model or its input, then run the same command with --resume (the "
+                                  "years already completed are kept)")
         return nodes
 
 

@@ -36,7 +36,12 @@ def row_counts(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
 
 def year_digests(con: duckdb.DuckDBPyConnection, years: list[int]) -> dict[int, dict[str, list]]:
     """{year: {table: [rows, digest as text]}} of every year-keyed table, one grouped scan per table (a checkpoint
-    records these; `--resume` compares them). A missing table or year holds [0, "0"]."""
+    records these; `--resume` compares them). A missing table or year holds [0, "0"].
+
+    DuckDB's row `hash()` rather than md5 of the row's text: about 30x faster (0.006 s against 0.18 s for 28,000
+    snapshot rows), which keeps verifying the checkpoints of a large run under a second. Its values may change
+    with the DuckDB version, and so may nothing else here: the engine versions are part of every checkpoint's
+    input hash, so a DuckDB upgrade rebuilds the years anyway. (Simulated tables never use `hash()`.)"""
     present = {name for (name,) in con.execute("select table_name from duckdb_tables()").fetchall()}
     found = {year: {table: [0, "0"] for table in YEAR_KEYED} for year in years}
     listed = ", ".join(str(int(year)) for year in years)
@@ -44,7 +49,7 @@ def year_digests(con: duckdb.DuckDBPyConnection, years: list[int]) -> dict[int, 
         if table not in present or not years:
             continue
         for year, count, total in con.execute(
-                f"select simulation_year, count(*), sum(md5_number_upper(t::VARCHAR)::HUGEINT) from {table} t "
+                f"select simulation_year, count(*), sum(hash(t)::HUGEINT) from {table} t "
                 f"where simulation_year in ({listed}) group by simulation_year").fetchall():
             found[year][table] = [int(count), str(total)]
     return found

@@ -229,7 +229,7 @@ def _run_years(runner: DbtRunner, request: RunRequest, result: RunResult, log: R
             log.info("year_resume", decision.line(), year=decision.year,
                      action="skipped" if decision.skip else "rebuilt", reason=decision.reason)
     result.resume = {str(d.year): {"skipped": d.skip, "reason": d.reason} for d in decisions}
-    store.discard_from(rebuilt[0] if rebuilt else config.end_year + 1)
+    store.discard_from(config.end_year + 1 if not rebuilt else None if rebuilt[0] == config.start_year else rebuilt[0])
     if rebuilt:
         runner.parse()
         info = runner.parse_info

@@ -10,6 +10,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from navigator_orchestrator.checkpoints import checkpoint_dir
 from navigator_orchestrator.digest import marts_digest
 from navigator_orchestrator.paths import DBT_DIR
 from pytest_planwise.commands import copy_dbt_project, planwise_command, planwise_process
@@ -145,6 +146,8 @@ def test_interrupted_run_writes_an_interrupted_summary_and_releases_the_lock(tmp
     assert summary["years_processed"] == [2025]
     assert words in summary["errors"][0] and summary["recovery"][0]["fix"]
     assert log_lines(summary["log_path"])[-1]["event"] == "run_finished"
+    # the year that was running is not marked done; the one before it is
+    assert sorted(p.name for p in checkpoint_dir(db).glob("*.done")) == ["year_2025.done"]
     # the lock was released: the next run on the database goes ahead at once
     done = planwise_command(run_args(db, small_census, "2025-2025", "--no-backup"), tmp_path)
     assert done.returncode == 0, done.stderr
