@@ -135,7 +135,7 @@ def test_a_secret_in_dotenv_reaches_no_file_and_no_console(planwise_run, planwis
     (tmp_path / ".env").write_text(DOTENV + f"DB_PATH={db}\n")
     config = required_config(tmp_path, "PLANWISE_API_TOKEN", "DATABASE_URL")
     # the census sits in a folder named after the token: the secret is on the command line, which dbt copies
-    # into its log and run_results.json, and the census path goes into the summary
+    # into its log, and the census path goes into the summary
     census = generate_census(300, 42, tmp_path / f"api_token={TOKEN}" / "census.parquet")
     before = files(tmp_path)
 
