@@ -610,7 +610,149 @@ def invariant_9_deferral_rates_change_only_through_events(ctx: Ctx) -> list[str]
     return problems
 
 
-INVARIANTS = (invariant_1_headcount_quotas_and_hires_by_level, invariant_2_start_population_is_last_years_actives, invariant_3_unique_keys_and_new_hire_identities, invariant_4_no_null_compensation_and_hire_pay_in_band, invariant_5_pay_events_set_salary_and_carry_into_next_year, invariant_6_event_dates_and_sequence, invariant_7_age_and_tenure_advance_one_year, invariant_8_prorated_pay_and_contribution_limits, invariant_9_deferral_rates_change_only_through_events)
+# ------------------------------------------------------------------------------------------------ 10-11. money
+
+SAMPLE_PER_STRATUM = 60  # people per (year, stratum) whose money is recomputed; strata below, by employee_id
+_SAMPLE_SQL = """
+    with strata as (
+        select s.employee_id, s.simulation_year, s.detailed_status_code as stratum from snap s
+        union all
+        select employee_id, simulation_year, 'event ' || event_type from fct_yearly_events
+        where event_type in ('enrollment', 'enrollment_change', 'deferral_escalation', 'promotion')
+        union all
+        select employee_id, simulation_year, 'irs_limit_applied' from fct_workforce_snapshot where irs_limit_applied
+        union all
+        select employee_id, simulation_year, 'annual_additions_limit_applied' from fct_workforce_snapshot
+        where annual_additions_limit_applied
+    ),
+    sample as (
+        select distinct employee_id, simulation_year from strata
+        qualify row_number() over (partition by simulation_year, stratum order by employee_id) <= $k
+    )
+    select s.employee_id, s.simulation_year, s.employee_birth_date, s.employee_hire_date, s.termination_date,
+           s.is_hire_of_year, s.start_salary, s.start_rate, s.prorated_annual_compensation, s.plan_compensation,
+           s.employee_contribution, s.irs_limit_applied, s.employer_match_amount, s.employer_core_amount,
+           s.annual_additions_limit_applied,
+           list({'d': e.effective_date, 'type': e.event_type, 'pay': e.compensation_amount,
+                 'rate': e.employee_deferral_rate} order by e.event_sequence) filter (where e.event_type is not null)
+    from sample join snap s using (employee_id, simulation_year)
+    left join fct_yearly_events e using (employee_id, simulation_year)
+    group by all order by s.simulation_year, s.employee_id
+"""
+_PAY_EVENTS, _RATE_EVENTS = ("hire", "promotion", "raise"), ("enrollment", "enrollment_change", "deferral_escalation")
+
+
+@dataclass
+class Money:
+    """One sampled person-year: what the model stored and what the rules of simulation.md give."""
+
+    employee_id: str
+    year: int
+    stored: dict
+    expected: dict
+
+
+def irs_limits(ctx: Ctx) -> dict[int, dict[str, Decimal]]:
+    """config_irs_limits by year (the seed is the rule's input, not the model's output)."""
+    cursor = ctx.con.execute("select * from config_irs_limits")
+    names = [column[0] for column in cursor.description]
+    return {row[0]: dict(zip(names, row)) for row in cursor.fetchall()}
+
+
+def deferral_limit(limits: dict, year: int, birth: date) -> Decimal:
+    """402(g) limit for the age attained by Dec 31 (Y - birth year): <50 base, 60-63 base + the 60-63 catch-up,
+    50-59 and 64+ base + the age-50 catch-up."""
+    age, row = year - birth.year, limits[year]
+    catch_up = row["catch_up_60_63"] if 60 <= age <= 63 else row["catch_up_50"] if age >= 50 else 0
+    return Decimal(row["base_limit"]) + Decimal(catch_up)
+
+
+def day_by_day(start_salary: Decimal, start_rate: Decimal, events: list[dict], employed_from: date,
+               employed_to: date, year: int) -> tuple[Decimal, Decimal, int]:
+    """Walk the year one day at a time: that day's salary and deferral rate are the ones set by the day's and
+    earlier events (events in event order, so the last change of a day holds for it). Returns prorated pay and
+    the requested deferral (each sum / days in year, to the cent half up) and the days employed."""
+    by_day: dict[date, list[dict]] = {}
+    for event in events:
+        by_day.setdefault(event["d"], []).append(event)
+    salary, rate, pay, deferral, days = start_salary, start_rate, Decimal(0), Decimal(0), 0
+    day = date(year, 1, 1)
+    while day <= date(year, 12, 31):
+        for event in by_day.get(day, ()):
+            if event["type"] in _PAY_EVENTS:
+                salary = event["pay"]
+            if event["type"] in _RATE_EVENTS:
+                rate = event["rate"]
+        if employed_from <= day <= employed_to:
+            pay, deferral, days = pay + salary, deferral + salary * rate, days + 1
+        day += timedelta(days=1)
+    n = days_in_year(year)
+    return round_half_up(pay / n, CENT), round_half_up(deferral / n, CENT), days
+
+
+def recompute_money(ctx: Ctx) -> list[Money]:
+    """The sampled people's pay, deferral, match and core recomputed from their events, the config and the IRS
+    seed (docs/simulation.md, Contributions). Everyone in the sample, in (year, employee_id) order."""
+    limits = irs_limits(ctx)
+    match_rate, max_match = ctx.rate("employer_match.rate"), ctx.rate("employer_match.max_match_percentage")
+    core_rate = ctx.rate("employer_core_contribution.rate") if ctx.cfg["employer_core_contribution.enabled"] \
+        else Decimal(0)
+    minimum_hours = Decimal(ctx.cfg["employer_core_contribution.minimum_hours"])
+    out = []
+    for (emp, year, birth, hired, terminated, is_hire, start_salary, start_rate, prorated, plan_comp, contribution,
+         capped, match, core, additions_capped, events) in ctx.rows(_SAMPLE_SQL, {"k": SAMPLE_PER_STRATUM}):
+        employed_from, employed_to = max(hired, date(year, 1, 1)), terminated or date(year, 12, 31)
+        pay, requested, days = day_by_day(Decimal(0) if is_hire else start_salary, Decimal(0) if is_hire else
+                                          start_rate, events or [], employed_from, employed_to, year)
+        limit = deferral_limit(limits, year, birth)
+        deferral = min(requested, limit)
+        plan = min(pay, Decimal(limits[year]["compensation_limit"]))
+        eligible = terminated is None and Decimal(2080) * days / days_in_year(year) >= minimum_hours
+        match_formula = round_half_up(min(deferral * match_rate, plan * max_match * match_rate), CENT) \
+            if eligible else Decimal(0)
+        core_formula = round_half_up(plan * core_rate, CENT) if eligible else Decimal(0)
+        room = max(Decimal(0), Decimal(limits[year]["annual_additions_limit"])
+                   - min(deferral, Decimal(limits[year]["base_limit"])))
+        expected_match = min(match_formula, room)
+        out.append(Money(emp, year, stored={
+            "prorated": prorated, "contribution": contribution, "irs_limit_applied": capped, "plan": plan_comp,
+            "match": match, "core": core, "additions_limit_applied": additions_capped,
+        }, expected={
+            "prorated": pay, "contribution": deferral, "irs_limit_applied": requested > limit, "plan": plan,
+            "match": expected_match, "core": min(core_formula, room - expected_match),
+            "additions_limit_applied": match_formula + core_formula > room,
+        }))
+    return out
+
+
+def _money_problems(ctx: Ctx, fields: tuple[str, ...], title: str) -> list[str]:
+    sample = recompute_money(ctx)
+    wrong = [f"{m.employee_id} {m.year}: " + ", ".join(f"{f} {m.stored[f]} != {m.expected[f]}" for f in fields
+                                                       if m.stored[f] != m.expected[f])
+             for m in sample if any(m.stored[f] != m.expected[f] for f in fields)]
+    if not {m.year for m in sample} >= set(ctx.years):
+        return [f"[{ctx.name}] {title}: sample misses years {set(ctx.years) - {m.year for m in sample}}"]
+    if wrong:
+        return [f"[{ctx.name}] {title}: {len(wrong)} of {len(sample)} sampled person-years (stored != recomputed), "
+                f"first {min(SHOW, len(wrong))}:\n      " + "\n      ".join(wrong[:SHOW])]
+    return []
+
+
+def invariant_10_employee_contribution_day_by_day(ctx: Ctx) -> list[str]:
+    """Sampled deferrals = sum over employed days of that day's rate x salary / days in year, capped by age."""
+    return _money_problems(ctx, ("prorated", "contribution", "irs_limit_applied"),
+                           "employee contribution != the day-by-day rule capped at the 402(g) limit for the age "
+                           "attained by Dec 31")
+
+
+def invariant_11_match_and_core_recomputed(ctx: Ctx) -> list[str]:
+    """Sampled match and core = the formula on plan pay (401(a)(17)), hours rule, year-end status, 415(c)."""
+    return _money_problems(ctx, ("plan", "match", "core", "additions_limit_applied"),
+                           "plan compensation, employer match or core != min(deferral x rate, plan pay x max x "
+                           "rate) and core rate x plan pay for actives meeting minimum hours, cut to 415(c)")
+
+INVARIANTS = (invariant_1_headcount_quotas_and_hires_by_level, invariant_2_start_population_is_last_years_actives, invariant_3_unique_keys_and_new_hire_identities, invariant_4_no_null_compensation_and_hire_pay_in_band, invariant_5_pay_events_set_salary_and_carry_into_next_year, invariant_6_event_dates_and_sequence, invariant_7_age_and_tenure_advance_one_year, invariant_8_prorated_pay_and_contribution_limits, invariant_9_deferral_rates_change_only_through_events,
+              invariant_10_employee_contribution_day_by_day, invariant_11_match_and_core_recomputed)
 
 
 def check_invariants(run: PlanwiseRun, name: str = "run") -> list[str]:
