@@ -751,8 +751,135 @@ def invariant_11_match_and_core_recomputed(ctx: Ctx) -> list[str]:
                            "plan compensation, employer match or core != min(deferral x rate, plan pay x max x "
                            "rate) and core rate x plan pay for actives meeting minimum hours, cut to 415(c)")
 
+
+# ------------------------------------------------------------------------------------------------ 12-13. enrollment
+
+
+def invariant_12_auto_enrollment_dates(ctx: Ctx) -> list[str]:
+    """Exactly the eligible people get one auto-enrollment, on hire date (or Jan 1) + 30 capped at Dec 31, never
+    after their termination; census participants are enrolled as of the census date; the date is kept."""
+    problems: list[str] = []
+    params = {"enabled": bool(ctx.cfg["enrollment.auto_enrollment.enabled"]),
+              "all_eligible": ctx.cfg["enrollment.auto_enrollment.scope"] == "all_eligible_employees",
+              "cutoff": ctx.cfg["enrollment.auto_enrollment.hire_date_cutoff"]}
+    rate, y0 = ctx.rate("enrollment.auto_enrollment.default_deferral_rate"), ctx.years[0]
+    ctx.check(problems, "auto-enrollment events != the eligible people on max(hire date, Jan 1) + 30 capped at "
+                        "Dec 31 (hires of the year, or with scope all_eligible_employees also non-enrolled, never "
+                        "opted-out start people; hired on/after the cutoff; not terminated before that date)", """
+        with candidates as (
+            select s.employee_id, s.simulation_year, s.employee_hire_date, s.termination_date,
+                   least(greatest(s.employee_hire_date, make_date(s.simulation_year, 1, 1)) + 30,
+                         s.year_end) as due
+            from snap s
+            left join fct_workforce_snapshot p on p.employee_id = s.employee_id
+                                              and p.simulation_year = s.simulation_year - 1
+            where $enabled and s.employee_hire_date >= $cutoff
+              and (s.is_hire_of_year
+                   or ($all_eligible and s.start_rate = 0 and not coalesce(p.opted_out_flag, false)))
+        ),
+        expected as (
+            select employee_id, simulation_year, due as effective_date from candidates
+            where termination_date is null or termination_date >= due
+        ),
+        actual as (
+            select employee_id, simulation_year, effective_date from fct_yearly_events
+            where event_type = 'enrollment'
+        )
+        select 'missing' as side, employee_id, simulation_year, effective_date
+        from (select * from expected except select * from actual)
+        union all
+        select 'unexpected (or on another date)', employee_id, simulation_year, effective_date
+        from (select * from actual except select * from expected)
+        order by simulation_year, employee_id, side
+    """, params)
+    ctx.check(problems, "auto-enrollment dated after the person's termination", """
+        select e.employee_id, e.simulation_year, e.effective_date, s.termination_date
+        from fct_yearly_events e join fct_workforce_snapshot s using (employee_id, simulation_year)
+        where e.event_type = 'enrollment' and e.effective_date > s.termination_date
+        order by e.simulation_year, e.employee_id
+    """)
+    ctx.check(problems, "auto-enrollment not from rate 0 to the default deferral rate, or a person auto-enrolled "
+                        "more than once", """
+        select employee_id, list(simulation_year order by simulation_year) as years,
+               list(employee_deferral_rate) as rates, list(prev_employee_deferral_rate) as previous_rates
+        from fct_yearly_events where event_type = 'enrollment'
+        group by employee_id
+        having count(*) > 1 or bool_or(employee_deferral_rate <> $rate or prev_employee_deferral_rate <> 0)
+        order by employee_id
+    """, {"rate": rate})
+    ctx.check(problems, "snapshot enrollment_date != the auto-enrollment date (its year and after), or for a "
+                        "census participant != min(eligibility entry or hire date, census date)", """
+        with enrolled as (
+            select employee_id, simulation_year as since, effective_date from fct_yearly_events
+            where event_type = 'enrollment'
+            union all
+            select employee_id, $y0, least(coalesce(eligibility_entry_date, employee_hire_date),
+                                           make_date($y0 - 1, 12, 31))
+            from raw_census where employee_deferral_rate > 0
+        )
+        select s.employee_id, s.simulation_year, s.enrollment_date, e.effective_date as enrolled_on
+        from fct_workforce_snapshot s
+        left join enrolled e on e.employee_id = s.employee_id and e.since <= s.simulation_year
+        where s.enrollment_date is distinct from e.effective_date
+        order by s.simulation_year, s.employee_id
+    """, {"y0": y0})
+    return problems
+
+
+def invariant_13_opt_out_dates_and_never_re_enrolled(ctx: Ctx) -> list[str]:
+    """An opt-out follows its year's auto-enrollment by 1-30 days (capped at Dec 31 and termination), sets the
+    rate to 0 once, and the person is never enrolled or escalated again and stays opted out at rate 0."""
+    problems: list[str] = []
+    ctx.check(problems, "opt-out without an auto-enrollment that year, not 1-30 days after it (capped at Dec 31 "
+                        "and the termination date), or not from the default rate to 0", """
+        select o.employee_id, o.simulation_year, e.effective_date as enrolled, o.effective_date as opted_out,
+               s.termination_date, o.prev_employee_deferral_rate, o.employee_deferral_rate
+        from fct_yearly_events o
+        join fct_workforce_snapshot s using (employee_id, simulation_year)
+        left join fct_yearly_events e on e.employee_id = o.employee_id and e.simulation_year = o.simulation_year
+                                     and e.event_type = 'enrollment'
+        where o.event_type = 'enrollment_change'
+          and (e.employee_id is null
+               or o.effective_date < e.effective_date or o.effective_date > e.effective_date + 30
+               or o.effective_date > least(coalesce(s.termination_date, make_date(o.simulation_year, 12, 31)),
+                                           make_date(o.simulation_year, 12, 31))
+               or (o.effective_date = e.effective_date and o.effective_date
+                   < least(coalesce(s.termination_date, make_date(o.simulation_year, 12, 31)),
+                           make_date(o.simulation_year, 12, 31)))
+               or o.employee_deferral_rate <> 0 or o.prev_employee_deferral_rate <> $rate)
+        order by o.simulation_year, o.employee_id
+    """, {"rate": ctx.rate("enrollment.auto_enrollment.default_deferral_rate")})
+    ctx.check(problems, "person who opted out more than once", """
+        select employee_id, list(effective_date order by effective_date) as opt_outs from fct_yearly_events
+        where event_type = 'enrollment_change' group by employee_id having count(*) > 1 order by employee_id
+    """)
+    ctx.check(problems, "enrollment or escalation after the person opted out (re-enrolled)", """
+        select o.employee_id, o.effective_date as opted_out, e.event_type, e.effective_date
+        from fct_yearly_events o
+        join fct_yearly_events e on e.employee_id = o.employee_id
+                                and e.event_type in ('enrollment', 'deferral_escalation')
+                                and (e.simulation_year, e.effective_date, e.event_sequence)
+                                    > (o.simulation_year, o.effective_date, o.event_sequence)
+        where o.event_type = 'enrollment_change'
+        order by o.employee_id, e.effective_date
+    """)
+    ctx.check(problems, "opted_out_flag / rate after an opt-out: not flagged at rate 0 in its year and every later "
+                        "year, or flagged without an opt-out", """
+        with opt_out as (
+            select employee_id, min(simulation_year) as opted_in_year from fct_yearly_events
+            where event_type = 'enrollment_change' group by employee_id
+        )
+        select s.employee_id, s.simulation_year, o.opted_in_year, s.opted_out_flag, s.current_deferral_rate
+        from fct_workforce_snapshot s left join opt_out o using (employee_id)
+        where s.opted_out_flag is distinct from coalesce(s.simulation_year >= o.opted_in_year, false)
+           or (s.opted_out_flag and s.current_deferral_rate <> 0)
+        order by s.simulation_year, s.employee_id
+    """)
+    return problems
+
 INVARIANTS = (invariant_1_headcount_quotas_and_hires_by_level, invariant_2_start_population_is_last_years_actives, invariant_3_unique_keys_and_new_hire_identities, invariant_4_no_null_compensation_and_hire_pay_in_band, invariant_5_pay_events_set_salary_and_carry_into_next_year, invariant_6_event_dates_and_sequence, invariant_7_age_and_tenure_advance_one_year, invariant_8_prorated_pay_and_contribution_limits, invariant_9_deferral_rates_change_only_through_events,
-              invariant_10_employee_contribution_day_by_day, invariant_11_match_and_core_recomputed)
+              invariant_10_employee_contribution_day_by_day, invariant_11_match_and_core_recomputed,
+              invariant_12_auto_enrollment_dates, invariant_13_opt_out_dates_and_never_re_enrolled)
 
 
 def check_invariants(run: PlanwiseRun, name: str = "run") -> list[str]:
