@@ -877,9 +877,21 @@ def invariant_13_opt_out_dates_and_never_re_enrolled(ctx: Ctx) -> list[str]:
     """)
     return problems
 
-INVARIANTS = (invariant_1_headcount_quotas_and_hires_by_level, invariant_2_start_population_is_last_years_actives, invariant_3_unique_keys_and_new_hire_identities, invariant_4_no_null_compensation_and_hire_pay_in_band, invariant_5_pay_events_set_salary_and_carry_into_next_year, invariant_6_event_dates_and_sequence, invariant_7_age_and_tenure_advance_one_year, invariant_8_prorated_pay_and_contribution_limits, invariant_9_deferral_rates_change_only_through_events,
-              invariant_10_employee_contribution_day_by_day, invariant_11_match_and_core_recomputed,
-              invariant_12_auto_enrollment_dates, invariant_13_opt_out_dates_and_never_re_enrolled)
+INVARIANTS = (
+    invariant_1_headcount_quotas_and_hires_by_level,
+    invariant_2_start_population_is_last_years_actives,
+    invariant_3_unique_keys_and_new_hire_identities,
+    invariant_4_no_null_compensation_and_hire_pay_in_band,
+    invariant_5_pay_events_set_salary_and_carry_into_next_year,
+    invariant_6_event_dates_and_sequence,
+    invariant_7_age_and_tenure_advance_one_year,
+    invariant_8_prorated_pay_and_contribution_limits,
+    invariant_9_deferral_rates_change_only_through_events,
+    invariant_10_employee_contribution_day_by_day,
+    invariant_11_match_and_core_recomputed,
+    invariant_12_auto_enrollment_dates,
+    invariant_13_opt_out_dates_and_never_re_enrolled,
+)
 
 
 def check_invariants(run: PlanwiseRun, name: str = "run") -> list[str]:
