@@ -1,9 +1,10 @@
-"""The invariants of simulation.md section 6 as reusable checks: each takes an open run context and returns
-its problems (empty when the invariant holds), every problem naming the offending rows.
+"""The invariants of simulation.md section 6 (1-9) and the plan rules of docs/simulation.md (12-15: deferral day by
+day, match and core, auto-enrollment dates, opt-out) as reusable checks: each takes an open run context and
+returns its problems (empty when the invariant holds), every problem naming the offending rows.
 
-Quotas and pay are recomputed independently in Python with decimal.Decimal, never read back from the engine and
-trusted. `check_invariants(run)` runs them all on a finished run; the project's tests and property tests use it,
-and so can any user of the plugin.
+Quotas, pay and contributions (for a deterministic sample of people per year) are recomputed independently in
+Python with decimal.Decimal, never read back from the engine and trusted. `check_invariants(run)` runs them all on
+a finished run; the project's tests and property tests use it, and so can any user of the plugin.
 """
 
 from __future__ import annotations
@@ -612,7 +613,7 @@ def invariant_9_deferral_rates_change_only_through_events(ctx: Ctx) -> list[str]
     return problems
 
 
-# ------------------------------------------------------------------------------------------------ 10-11. money
+# ---------------------------------------------------------------------------------- 12-13. money (issue 9 plan rules)
 
 SAMPLE_PER_STRATUM = 60  # people per (year, stratum) whose money is recomputed; strata below, by employee_id
 _SAMPLE_SQL = """
@@ -740,24 +741,24 @@ def _money_problems(ctx: Ctx, fields: tuple[str, ...], title: str) -> list[str]:
     return []
 
 
-def invariant_10_employee_contribution_day_by_day(ctx: Ctx) -> list[str]:
+def invariant_12_employee_contribution_day_by_day(ctx: Ctx) -> list[str]:
     """Sampled deferrals = sum over employed days of that day's rate x salary / days in year, capped by age."""
     return _money_problems(ctx, ("prorated", "contribution", "irs_limit_applied"),
                            "employee contribution != the day-by-day rule capped at the 402(g) limit for the age "
                            "attained by Dec 31")
 
 
-def invariant_11_match_and_core_recomputed(ctx: Ctx) -> list[str]:
+def invariant_13_match_and_core_recomputed(ctx: Ctx) -> list[str]:
     """Sampled match and core = the formula on plan pay (401(a)(17)), hours rule, year-end status, 415(c)."""
     return _money_problems(ctx, ("plan", "match", "core", "additions_limit_applied"),
                            "plan compensation, employer match or core != min(deferral x rate, plan pay x max x "
                            "rate) and core rate x plan pay for actives meeting minimum hours, cut to 415(c)")
 
 
-# ------------------------------------------------------------------------------------------------ 12-13. enrollment
+# ----------------------------------------------------------------------------- 14-15. enrollment (issue 9 plan rules)
 
 
-def invariant_12_auto_enrollment_dates(ctx: Ctx) -> list[str]:
+def invariant_14_auto_enrollment_dates(ctx: Ctx) -> list[str]:
     """Exactly the eligible people get one auto-enrollment, on hire date (or Jan 1) + 30 capped at Dec 31, never
     after their termination; census participants are enrolled as of the census date; the date is kept."""
     problems: list[str] = []
@@ -828,7 +829,7 @@ def invariant_12_auto_enrollment_dates(ctx: Ctx) -> list[str]:
     return problems
 
 
-def invariant_13_opt_out_dates_and_never_re_enrolled(ctx: Ctx) -> list[str]:
+def invariant_15_opt_out_dates_and_never_re_enrolled(ctx: Ctx) -> list[str]:
     """An opt-out follows its year's auto-enrollment by 1-30 days (capped at Dec 31 and termination), sets the
     rate to 0 once, and the person is never enrolled or escalated again and stays opted out at rate 0."""
     problems: list[str] = []
@@ -889,10 +890,10 @@ INVARIANTS = (
     invariant_7_age_and_tenure_advance_one_year,
     invariant_8_prorated_pay_and_contribution_limits,
     invariant_9_deferral_rates_change_only_through_events,
-    invariant_10_employee_contribution_day_by_day,
-    invariant_11_match_and_core_recomputed,
-    invariant_12_auto_enrollment_dates,
-    invariant_13_opt_out_dates_and_never_re_enrolled,
+    invariant_12_employee_contribution_day_by_day,
+    invariant_13_match_and_core_recomputed,
+    invariant_14_auto_enrollment_dates,
+    invariant_15_opt_out_dates_and_never_re_enrolled,
 )
 
 

@@ -14,7 +14,8 @@ import duckdb
 from hypothesis import strategies as st
 
 from navigator_orchestrator.census import COLUMN_NAMES
-from navigator_orchestrator.config import BOOL, CHOICE, CROSS_RULES, DATE, INT, NUMBER, SCHEMA, Setting, SimulationConfig
+from navigator_orchestrator.config import (BOOL, CHOICE, CROSS_RULES, DATE, INT, NUMBER, SCHEMA, Setting,
+                                          SimulationConfig)
 
 #: The ranges the harness explores by default (dotted key -> (low, high)).
 DEFAULT_CONFIG_RANGES: dict[str, tuple[float, float]] = {

@@ -1,4 +1,6 @@
-"""The invariants of simulation.md section 6 (items 1-9) and the worked examples of sections 3.1 and 4.
+"""The invariants of simulation.md section 6 (items 1-9; 10-11, determinism and config sensitivity, have their own
+tests), the plan-rule invariants 12-15 of issue 9 (deferral day by day, match and core, auto-enrollment, opt-out)
+with one deliberate corruption each that they must catch, and the worked examples of sections 3.1 and 4.
 
 Every invariant is checked on two real runs built by the CLI: the default census (5,000 people) and a generated
 20,000-person census, both 2025-2029 with seed 42. The checks themselves live in pytest_planwise.invariants
@@ -124,9 +126,9 @@ def test_worked_example_4_prorated_pay(ctx: Ctx):
 # ------------------------------------------------------------------------------------------------ corruptions
 
 # Each new check shown to fail: one deliberate corruption of a copy of the default run per case, on a person-year of
-# the money sample (so invariants 10-11 see it too), and the exact set of invariants (among all of them) that
-# report it. A moved enrollment or opt-out date also changes what the day-by-day rule gives, so invariant 10 (and
-# 11 when the match follows the deferral) reports those people too: the stored amounts were computed on the old
+# the money sample (so invariants 12-13 see it too), and the exact set of invariants (among all of them) that
+# report it. A moved enrollment or opt-out date also changes what the day-by-day rule gives, so invariant 12 (and
+# 13 when the match follows the deferral) reports those people too: the stored amounts were computed on the old
 # dates. (case: query picking (employee_id, year), corrupting SQL, catchers)
 SAMPLED = "(employee_id, simulation_year) in (select * from sample_ids)"
 CORRUPTIONS = {
@@ -136,20 +138,20 @@ CORRUPTIONS = {
         "update fct_workforce_snapshot set employer_match_amount = employer_match_amount + 0.01, "
         "total_employer_contributions = total_employer_contributions + 0.01 where employee_id = $id "
         "and simulation_year = $y",
-        {"invariant_8_prorated_pay_and_contribution_limits", "invariant_11_match_and_core_recomputed"}),
+        {"invariant_8_prorated_pay_and_contribution_limits", "invariant_13_match_and_core_recomputed"}),
     "core_for_a_terminated_person": (
         f"select employee_id, simulation_year from fct_workforce_snapshot where {SAMPLED} "
         "and detailed_status_code = 'experienced_termination' and prorated_annual_compensation > 0",
         "update fct_workforce_snapshot set employer_core_amount = round(plan_compensation * 0.02, 2), "
         "total_employer_contributions = employer_match_amount + round(plan_compensation * 0.02, 2) "
         "where employee_id = $id and simulation_year = $y",
-        {"invariant_8_prorated_pay_and_contribution_limits", "invariant_11_match_and_core_recomputed"}),
+        {"invariant_8_prorated_pay_and_contribution_limits", "invariant_13_match_and_core_recomputed"}),
     "contribution_on_the_whole_year": (
         f"select employee_id, simulation_year from fct_workforce_snapshot where {SAMPLED} "
         "and detailed_status_code = 'new_hire_active' and employee_contribution > 0 and not irs_limit_applied",
         "update fct_workforce_snapshot set employee_contribution = round(current_compensation * "
         "current_deferral_rate, 2) where employee_id = $id and simulation_year = $y",
-        {"invariant_10_employee_contribution_day_by_day"}),
+        {"invariant_12_employee_contribution_day_by_day"}),
     "enrollment_after_termination": (
         "select e.employee_id, e.simulation_year from fct_yearly_events e join fct_workforce_snapshot s "
         f"using (employee_id, simulation_year) where {SAMPLED} and e.event_type = 'enrollment' "
@@ -157,8 +159,8 @@ CORRUPTIONS = {
         "update fct_yearly_events set effective_date = (select termination_date + 1 from fct_workforce_snapshot "
         "where employee_id = $id and simulation_year = $y) where employee_id = $id and simulation_year = $y "
         "and event_type = 'enrollment'",
-        {"invariant_6_event_dates_and_sequence", "invariant_10_employee_contribution_day_by_day",
-         "invariant_12_auto_enrollment_dates"}),
+        {"invariant_6_event_dates_and_sequence", "invariant_12_employee_contribution_day_by_day",
+         "invariant_14_auto_enrollment_dates"}),
     "enrollment_a_day_late": (
         "select e.employee_id, e.simulation_year from fct_yearly_events e join fct_workforce_snapshot s "
         f"using (employee_id, simulation_year) where {SAMPLED} and e.event_type = 'enrollment' "
@@ -166,8 +168,8 @@ CORRUPTIONS = {
         "and e.effective_date < make_date(e.simulation_year, 12, 31)",
         "update fct_yearly_events set effective_date = effective_date + 1 where employee_id = $id "
         "and simulation_year = $y and event_type = 'enrollment'",
-        {"invariant_10_employee_contribution_day_by_day", "invariant_11_match_and_core_recomputed",
-         "invariant_12_auto_enrollment_dates"}),
+        {"invariant_12_employee_contribution_day_by_day", "invariant_13_match_and_core_recomputed",
+         "invariant_14_auto_enrollment_dates"}),
     "re_enrollment_after_opt_out": (
         "select e.employee_id, e.simulation_year from fct_yearly_events e join fct_workforce_snapshot s "
         f"using (employee_id, simulation_year) where {SAMPLED} and e.event_type = 'enrollment_change' "
@@ -176,8 +178,8 @@ CORRUPTIONS = {
         "effective_date, event_sequence + 1 as event_sequence, employee_deferral_rate as "
         "prev_employee_deferral_rate, prev_employee_deferral_rate as employee_deferral_rate) "
         "from fct_yearly_events where employee_id = $id and simulation_year = $y and event_type = 'enrollment_change'",
-        {"invariant_9_deferral_rates_change_only_through_events", "invariant_10_employee_contribution_day_by_day",
-         "invariant_12_auto_enrollment_dates", "invariant_13_opt_out_dates_and_never_re_enrolled"}),
+        {"invariant_9_deferral_rates_change_only_through_events", "invariant_12_employee_contribution_day_by_day",
+         "invariant_14_auto_enrollment_dates", "invariant_15_opt_out_dates_and_never_re_enrolled"}),
     "opt_out_31_days_after_enrollment": (
         "select e.employee_id, e.simulation_year from fct_yearly_events e join fct_workforce_snapshot s "
         f"using (employee_id, simulation_year) where {SAMPLED} and e.event_type = 'enrollment' "
@@ -188,7 +190,7 @@ CORRUPTIONS = {
         "update fct_yearly_events o set effective_date = (select effective_date + 31 from fct_yearly_events e "
         "where e.employee_id = $id and e.simulation_year = $y and e.event_type = 'enrollment') "
         "where employee_id = $id and simulation_year = $y and event_type = 'enrollment_change'",
-        {"invariant_10_employee_contribution_day_by_day", "invariant_13_opt_out_dates_and_never_re_enrolled"}),
+        {"invariant_12_employee_contribution_day_by_day", "invariant_15_opt_out_dates_and_never_re_enrolled"}),
 }
 
 

@@ -7,7 +7,7 @@ of the design. The property test draws those keys from the narrower FINDINGS ran
 test per finding runs the declared edge and shows the break (it turns into an XPASS failure once fixed):
   F1 workforce.new_hire_termination_rate (declared 0 <= r < 1): above about 1 - 1/365 the quota T_nh cannot be
      met, because hires dated Dec 31 cannot leave within the year; the run stops at the workforce_count gate
-     (60 people, r = 0.999: H = 9,000, T_nh = 8,991, but only the hires before Dec 31 can be terminated).
+     (60 people, r = 0.999: H = 9,000, T_nh = 8,991; the run stops with end headcount 69 instead of 57).
   F2 new_hire.salary_adjustment (declared 0.5..3): pay = level average x adjustment x (0.90..1.08) leaves the
      band 0.5 x minimum .. 2 x maximum that design invariant 4 promises (3.0 x 0.9 = 2.7 x the level average).
   F3 compensation.merit_budget + cola_rate (declared 0..0.5 each): raises of up to 100 % a year move the level
