@@ -201,7 +201,11 @@ def test_corruption_is_caught_by_its_invariant(planwise_run, planwise_isolated_d
     run = planwise_run(**RUNS["default_5k"])
     assert run.status == "success", run.stderr
     pick, corrupt, catchers = CORRUPTIONS[case]
-    sample = [(m.employee_id, m.year) for m in inv.recompute_money(inv.open_context(run, "sample"))]
+    shared = inv.open_context(run, "sample")
+    try:
+        sample = [(m.employee_id, m.year) for m in inv.recompute_money(shared)]
+    finally:
+        shared.con.close()
     copy = planwise_isolated_db(run)
     with duckdb.connect(str(copy)) as con:
         con.execute("create temp table sample_ids as select * from (values " +
