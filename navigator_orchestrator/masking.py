@@ -2,8 +2,9 @@
 summaries, backup manifests, run_metadata and dbt's own log.
 
 A secret reaches text in four shapes, and `mask` removes all four: `name=value` or `name: value` (also a
-quoted JSON or Python field) whose name looks secret, a password inside a URL (scheme://user:pass@host), and
-the bare value of a secret-looking environment variable (say, echoed inside an error message).
+quoted JSON or Python field, and a whole list or mapping value, `password=[a, b]`, masked whole) whose name looks
+secret, a password inside a URL (scheme://user:pass@host), and the bare value of a secret-looking environment
+variable (say, echoed inside an error message).
 
 Which names look secret (`looks_secret`): any name containing token, password, passwd, secret or credential
 (so `tokens_used=5` is masked too: a false positive is cheap, a leak is not); "key" and the other short words
@@ -31,7 +32,8 @@ _PARTS = re.compile(r"[^a-z0-9]+")
 _URL_PASSWORD = re.compile(r"(?P<head>\b[A-Za-z][A-Za-z0-9+.-]*://[^\s:/@'\"]+:)(?P<password>[^\s@/'\"]+)(?=@)")
 # name = value, name: value, "name": "value", 'name': 'value' (the name and separator; the value is read after)
 _NAME = re.compile(r"""(?P<quote>["']?)(?P<name>[A-Za-z_][\w.-]*)(?P=quote)[ \t]*[:=][ \t]*""")
-# a quoted string, or a bare word up to a space, quote or bracket; a list or mapping value ([..], {..}) is left alone
+# a quoted string, or a bare word up to a space, quote or bracket; a list or mapping value ([..], {..}) is read
+# by `_bracketed` instead, so it is masked whole
 _VALUE = re.compile(r""""(?:[^"\\\n]|\\.)*"|'[^'\n]*'|[^\s"',;&(){}\[\]<>]+""")
 
 
@@ -89,18 +91,42 @@ def _mask_line(text: str) -> str:
     for name in _NAME.finditer(text):
         if name.start() < done or not looks_secret(name.group("name")):
             continue
-        value = _VALUE.match(text, name.end())
-        if value is None or value.group(0).strip("\"'") == MASK:
-            continue
-        raw = value.group(0)
+        if text.startswith(("[", "{"), name.end()):
+            raw, end = text[name.end()], _bracketed(text, name.end())
+        else:
+            value = _VALUE.match(text, name.end())
+            if value is None or value.group(0).strip("\"'") == MASK:
+                continue
+            raw, end = value.group(0), value.end()
         if raw[0] in "\"'":
             masked = raw[0] + MASK + raw[0]
         else:
-            # a bare value after a quoted name is JSON (a number, true, null): quote the mask to keep it JSON
+            # a bare or bracketed value after a quoted name is JSON (a number, null, a list): quote the mask
             masked = f'"{MASK}"' if name.group("quote") == '"' else MASK
         pieces += [text[done:name.end()], masked]
-        done = value.end()
+        done = end
     return "".join(pieces) + text[done:]
+
+
+def _bracketed(text: str, start: int) -> int:
+    """End of the list or mapping opening at `start`: its matching bracket, nested brackets and quoted items
+    skipped; the end of the line when it is never closed (an unbalanced value is masked to the end)."""
+    depth, i, line_end = 0, start, len(text.rstrip("\r\n"))
+    while i < line_end:
+        char = text[i]
+        if char in "\"'":
+            close = text.find(char, i + 1)
+            while close > 0 and char == '"' and text[close - 1] == "\\":
+                close = text.find(char, close + 1)
+            i = close if close > 0 else line_end
+        elif char in "[{":
+            depth += 1
+        elif char in "]}":
+            depth -= 1
+            if depth == 0:
+                return i + 1
+        i += 1
+    return line_end
 
 
 def mask_data(value: Any, secret: bool = False) -> Any:

@@ -1,9 +1,10 @@
-"""The invariants of simulation.md section 6 as reusable checks: each takes an open run context and returns
-its problems (empty when the invariant holds), every problem naming the offending rows.
+"""The invariants of simulation.md section 6 (1-9) and the plan rules of docs/simulation.md (12-15: deferral day by
+day, match and core, auto-enrollment dates, opt-out) as reusable checks: each takes an open run context and
+returns its problems (empty when the invariant holds), every problem naming the offending rows.
 
-Quotas and pay are recomputed independently in Python with decimal.Decimal, never read back from the engine and
-trusted. `check_invariants(run)` runs them all on a finished run; the project's tests and property tests use it,
-and so can any user of the plugin.
+Quotas, pay and contributions (for a deterministic sample of people per year) are recomputed independently in
+Python with decimal.Decimal, never read back from the engine and trusted. `check_invariants(run)` runs them all on
+a finished run; the project's tests and property tests use it, and so can any user of the plugin.
 """
 
 from __future__ import annotations
@@ -175,7 +176,8 @@ def invariant_1_headcount_quotas_and_hires_by_level(ctx: Ctx) -> list[str]:
                             f"Decimal recomputation from N = {n} gives {expected_needs}")
         if end != q["N"] - q["T_exp"] + q["H"] - q["T_nh"]:
             problems.append(f"{year}: end headcount {end} != N - T_exp + H - T_nh = {q['end']} ({q})")
-        if abs(end - (q["N"] + q["G"])) > 1:
+        # N + G is only reachable when the hires are not clamped at 0 (G + T_exp >= 0, docs/simulation.md)
+        if q["G"] + q["T_exp"] >= 0 and abs(end - (q["N"] + q["G"])) > 1:
             problems.append(f"{year}: end headcount {end} differs from N + G = {q['N'] + q['G']} by more than 1")
         if hires != q["H"]:
             problems.append(f"{year}: {hires} hire events, H = {q['H']}")
@@ -372,7 +374,8 @@ def invariant_5_pay_events_set_salary_and_carry_into_next_year(ctx: Ctx) -> list
         where a.detailed_status_code = 'continuous_active' and b.detailed_status_code = 'continuous_active'
         group by all order by 1
     """, {"mc": merit_cola})
-    if [row[0] for row in growth] != ctx.years[:-1]:
+    # (with a termination rate of 1 nobody continues from one year to the next: nothing to compare)
+    if ctx.rate("workforce.total_termination_rate") < 1 and [row[0] for row in growth] != ctx.years[:-1]:
         problems.append(f"continuing-employee pay growth missing for some years: {growth}")
     for year, people, rate, predicted in growth:
         if rate < float(merit_cola) - 1e-6 or abs(rate - predicted) > 1e-4:
@@ -610,7 +613,288 @@ def invariant_9_deferral_rates_change_only_through_events(ctx: Ctx) -> list[str]
     return problems
 
 
-INVARIANTS = (invariant_1_headcount_quotas_and_hires_by_level, invariant_2_start_population_is_last_years_actives, invariant_3_unique_keys_and_new_hire_identities, invariant_4_no_null_compensation_and_hire_pay_in_band, invariant_5_pay_events_set_salary_and_carry_into_next_year, invariant_6_event_dates_and_sequence, invariant_7_age_and_tenure_advance_one_year, invariant_8_prorated_pay_and_contribution_limits, invariant_9_deferral_rates_change_only_through_events)
+# ---------------------------------------------------------------------------------- 12-13. money (issue 9 plan rules)
+
+SAMPLE_PER_STRATUM = 60  # people per (year, stratum) whose money is recomputed; strata below, by employee_id
+_SAMPLE_SQL = """
+    with strata as (
+        select s.employee_id, s.simulation_year, s.detailed_status_code as stratum from snap s
+        union all
+        select employee_id, simulation_year, 'event ' || event_type from fct_yearly_events
+        where event_type in ('enrollment', 'enrollment_change', 'deferral_escalation', 'promotion')
+        union all
+        select employee_id, simulation_year, 'irs_limit_applied' from fct_workforce_snapshot where irs_limit_applied
+        union all
+        select employee_id, simulation_year, 'annual_additions_limit_applied' from fct_workforce_snapshot
+        where annual_additions_limit_applied
+    ),
+    sample as (
+        select distinct employee_id, simulation_year from strata
+        qualify row_number() over (partition by simulation_year, stratum order by employee_id) <= $k
+    )
+    select s.employee_id, s.simulation_year, s.employee_birth_date, s.employee_hire_date, s.termination_date,
+           s.is_hire_of_year, s.start_salary, s.start_rate, s.prorated_annual_compensation, s.plan_compensation,
+           s.employee_contribution, s.irs_limit_applied, s.employer_match_amount, s.employer_core_amount,
+           s.annual_additions_limit_applied,
+           list({'d': e.effective_date, 'type': e.event_type, 'pay': e.compensation_amount,
+                 'rate': e.employee_deferral_rate} order by e.event_sequence) filter (where e.event_type is not null)
+    from sample join snap s using (employee_id, simulation_year)
+    left join fct_yearly_events e using (employee_id, simulation_year)
+    group by all order by s.simulation_year, s.employee_id
+"""
+_PAY_EVENTS, _RATE_EVENTS = ("hire", "promotion", "raise"), ("enrollment", "enrollment_change", "deferral_escalation")
+
+
+@dataclass
+class Money:
+    """One sampled person-year: what the model stored and what the rules of simulation.md give."""
+
+    employee_id: str
+    year: int
+    stored: dict
+    expected: dict
+
+
+def irs_limits(ctx: Ctx) -> dict[int, dict[str, Decimal]]:
+    """config_irs_limits by year (the seed is the rule's input, not the model's output)."""
+    cursor = ctx.con.execute("select * from config_irs_limits")
+    names = [column[0] for column in cursor.description]
+    return {row[0]: dict(zip(names, row)) for row in cursor.fetchall()}
+
+
+def deferral_limit(limits: dict, year: int, birth: date) -> Decimal:
+    """402(g) limit for the age attained by Dec 31 (Y - birth year): <50 base, 60-63 base + the 60-63 catch-up,
+    50-59 and 64+ base + the age-50 catch-up."""
+    age, row = year - birth.year, limits[year]
+    catch_up = row["catch_up_60_63"] if 60 <= age <= 63 else row["catch_up_50"] if age >= 50 else 0
+    return Decimal(row["base_limit"]) + Decimal(catch_up)
+
+
+def day_by_day(start_salary: Decimal, start_rate: Decimal, events: list[dict], employed_from: date,
+               employed_to: date, year: int) -> tuple[Decimal, Decimal, int]:
+    """Walk the year one day at a time: that day's salary and deferral rate are the ones set by the day's and
+    earlier events (events in event order, so the last change of a day holds for it). Returns prorated pay and
+    the requested deferral (each sum / days in year, to the cent half up) and the days employed."""
+    by_day: dict[date, list[dict]] = {}
+    for event in events:
+        by_day.setdefault(event["d"], []).append(event)
+    salary, rate, pay, deferral, days = start_salary, start_rate, Decimal(0), Decimal(0), 0
+    day = date(year, 1, 1)
+    while day <= date(year, 12, 31):
+        for event in by_day.get(day, ()):
+            if event["type"] in _PAY_EVENTS:
+                salary = event["pay"]
+            if event["type"] in _RATE_EVENTS:
+                rate = event["rate"]
+        if employed_from <= day <= employed_to:
+            pay, deferral, days = pay + salary, deferral + salary * rate, days + 1
+        day += timedelta(days=1)
+    n = days_in_year(year)
+    return round_half_up(pay / n, CENT), round_half_up(deferral / n, CENT), days
+
+
+def recompute_money(ctx: Ctx) -> list[Money]:
+    """The sampled people's pay, deferral, match and core recomputed from their events, the config and the IRS
+    seed (docs/simulation.md, Contributions). Everyone in the sample, in (year, employee_id) order."""
+    limits = irs_limits(ctx)
+    match_rate, max_match = ctx.rate("employer_match.rate"), ctx.rate("employer_match.max_match_percentage")
+    core_rate = ctx.rate("employer_core_contribution.rate") if ctx.cfg["employer_core_contribution.enabled"] \
+        else Decimal(0)
+    minimum_hours = Decimal(ctx.cfg["employer_core_contribution.minimum_hours"])
+    out = []
+    for (emp, year, birth, hired, terminated, is_hire, start_salary, start_rate, prorated, plan_comp, contribution,
+         capped, match, core, additions_capped, events) in ctx.rows(_SAMPLE_SQL, {"k": SAMPLE_PER_STRATUM}):
+        employed_from, employed_to = max(hired, date(year, 1, 1)), terminated or date(year, 12, 31)
+        pay, requested, days = day_by_day(Decimal(0) if is_hire else start_salary, Decimal(0) if is_hire else
+                                          start_rate, events or [], employed_from, employed_to, year)
+        limit = deferral_limit(limits, year, birth)
+        deferral = min(requested, limit)
+        plan = min(pay, Decimal(limits[year]["compensation_limit"]))
+        eligible = terminated is None and Decimal(2080) * days / days_in_year(year) >= minimum_hours
+        match_formula = round_half_up(min(deferral * match_rate, plan * max_match * match_rate), CENT) \
+            if eligible else Decimal(0)
+        core_formula = round_half_up(plan * core_rate, CENT) if eligible else Decimal(0)
+        room = max(Decimal(0), Decimal(limits[year]["annual_additions_limit"])
+                   - min(deferral, Decimal(limits[year]["base_limit"])))
+        expected_match = min(match_formula, room)
+        out.append(Money(emp, year, stored={
+            "prorated": prorated, "contribution": contribution, "irs_limit_applied": capped, "plan": plan_comp,
+            "match": match, "core": core, "additions_limit_applied": additions_capped,
+        }, expected={
+            "prorated": pay, "contribution": deferral, "irs_limit_applied": requested > limit, "plan": plan,
+            "match": expected_match, "core": min(core_formula, room - expected_match),
+            "additions_limit_applied": match_formula + core_formula > room,
+        }))
+    return out
+
+
+def _money_problems(ctx: Ctx, fields: tuple[str, ...], title: str) -> list[str]:
+    sample = recompute_money(ctx)
+    wrong = [f"{m.employee_id} {m.year}: " + ", ".join(f"{f} {m.stored[f]} != {m.expected[f]}" for f in fields
+                                                       if m.stored[f] != m.expected[f])
+             for m in sample if any(m.stored[f] != m.expected[f] for f in fields)]
+    if not {m.year for m in sample} >= set(ctx.years):
+        return [f"[{ctx.name}] {title}: sample misses years {set(ctx.years) - {m.year for m in sample}}"]
+    if wrong:
+        return [f"[{ctx.name}] {title}: {len(wrong)} of {len(sample)} sampled person-years (stored != recomputed), "
+                f"first {min(SHOW, len(wrong))}:\n      " + "\n      ".join(wrong[:SHOW])]
+    return []
+
+
+def invariant_12_employee_contribution_day_by_day(ctx: Ctx) -> list[str]:
+    """Sampled deferrals = sum over employed days of that day's rate x salary / days in year, capped by age."""
+    return _money_problems(ctx, ("prorated", "contribution", "irs_limit_applied"),
+                           "employee contribution != the day-by-day rule capped at the 402(g) limit for the age "
+                           "attained by Dec 31")
+
+
+def invariant_13_match_and_core_recomputed(ctx: Ctx) -> list[str]:
+    """Sampled match and core = the formula on plan pay (401(a)(17)), hours rule, year-end status, 415(c)."""
+    return _money_problems(ctx, ("plan", "match", "core", "additions_limit_applied"),
+                           "plan compensation, employer match or core != min(deferral x rate, plan pay x max x "
+                           "rate) and core rate x plan pay for actives meeting minimum hours, cut to 415(c)")
+
+
+# ----------------------------------------------------------------------------- 14-15. enrollment (issue 9 plan rules)
+
+
+def invariant_14_auto_enrollment_dates(ctx: Ctx) -> list[str]:
+    """Exactly the eligible people get one auto-enrollment, on hire date (or Jan 1) + 30 capped at Dec 31, never
+    after their termination; census participants are enrolled as of the census date; the date is kept."""
+    problems: list[str] = []
+    params = {"enabled": bool(ctx.cfg["enrollment.auto_enrollment.enabled"]),
+              "all_eligible": ctx.cfg["enrollment.auto_enrollment.scope"] == "all_eligible_employees",
+              "cutoff": ctx.cfg["enrollment.auto_enrollment.hire_date_cutoff"]}
+    rate, y0 = ctx.rate("enrollment.auto_enrollment.default_deferral_rate"), ctx.years[0]
+    ctx.check(problems, "auto-enrollment events != the eligible people on max(hire date, Jan 1) + 30 capped at "
+                        "Dec 31 (hires of the year, or with scope all_eligible_employees also non-enrolled, never "
+                        "opted-out start people; hired on/after the cutoff; not terminated before that date)", """
+        with candidates as (
+            select s.employee_id, s.simulation_year, s.employee_hire_date, s.termination_date,
+                   least(greatest(s.employee_hire_date, make_date(s.simulation_year, 1, 1)) + 30,
+                         s.year_end) as due
+            from snap s
+            left join fct_workforce_snapshot p on p.employee_id = s.employee_id
+                                              and p.simulation_year = s.simulation_year - 1
+            where $enabled and s.employee_hire_date >= $cutoff
+              and (s.is_hire_of_year
+                   or ($all_eligible and s.start_rate = 0 and not coalesce(p.opted_out_flag, false)))
+        ),
+        expected as (
+            select employee_id, simulation_year, due as effective_date from candidates
+            where termination_date is null or termination_date >= due
+        ),
+        actual as (
+            select employee_id, simulation_year, effective_date from fct_yearly_events
+            where event_type = 'enrollment'
+        )
+        select 'missing' as side, employee_id, simulation_year, effective_date
+        from (select * from expected except select * from actual)
+        union all
+        select 'unexpected (or on another date)', employee_id, simulation_year, effective_date
+        from (select * from actual except select * from expected)
+        order by simulation_year, employee_id, side
+    """, params)
+    ctx.check(problems, "auto-enrollment dated after the person's termination", """
+        select e.employee_id, e.simulation_year, e.effective_date, s.termination_date
+        from fct_yearly_events e join fct_workforce_snapshot s using (employee_id, simulation_year)
+        where e.event_type = 'enrollment' and e.effective_date > s.termination_date
+        order by e.simulation_year, e.employee_id
+    """)
+    ctx.check(problems, "auto-enrollment not from rate 0 to the default deferral rate, or a person auto-enrolled "
+                        "more than once", """
+        select employee_id, list(simulation_year order by simulation_year) as years,
+               list(employee_deferral_rate) as rates, list(prev_employee_deferral_rate) as previous_rates
+        from fct_yearly_events where event_type = 'enrollment'
+        group by employee_id
+        having count(*) > 1 or bool_or(employee_deferral_rate <> $rate or prev_employee_deferral_rate <> 0)
+        order by employee_id
+    """, {"rate": rate})
+    ctx.check(problems, "snapshot enrollment_date != the auto-enrollment date (its year and after), or for a "
+                        "census participant != min(eligibility entry or hire date, census date)", """
+        with enrolled as (
+            select employee_id, simulation_year as since, effective_date from fct_yearly_events
+            where event_type = 'enrollment'
+            union all
+            select employee_id, $y0, least(coalesce(eligibility_entry_date, employee_hire_date),
+                                           make_date($y0 - 1, 12, 31))
+            from raw_census where employee_deferral_rate > 0
+        )
+        select s.employee_id, s.simulation_year, s.enrollment_date, e.effective_date as enrolled_on
+        from fct_workforce_snapshot s
+        left join enrolled e on e.employee_id = s.employee_id and e.since <= s.simulation_year
+        where s.enrollment_date is distinct from e.effective_date
+        order by s.simulation_year, s.employee_id
+    """, {"y0": y0})
+    return problems
+
+
+def invariant_15_opt_out_dates_and_never_re_enrolled(ctx: Ctx) -> list[str]:
+    """An opt-out follows its year's auto-enrollment by 1-30 days (capped at Dec 31 and termination), sets the
+    rate to 0 once, and the person is never enrolled or escalated again and stays opted out at rate 0."""
+    problems: list[str] = []
+    ctx.check(problems, "opt-out without an auto-enrollment that year, not 1-30 days after it (capped at Dec 31 "
+                        "and the termination date), or not from the default rate to 0", """
+        select o.employee_id, o.simulation_year, e.effective_date as enrolled, o.effective_date as opted_out,
+               s.termination_date, o.prev_employee_deferral_rate, o.employee_deferral_rate
+        from fct_yearly_events o
+        join fct_workforce_snapshot s using (employee_id, simulation_year)
+        left join fct_yearly_events e on e.employee_id = o.employee_id and e.simulation_year = o.simulation_year
+                                     and e.event_type = 'enrollment'
+        where o.event_type = 'enrollment_change'
+          and (e.employee_id is null
+               or o.effective_date < e.effective_date or o.effective_date > e.effective_date + 30
+               or o.effective_date > least(coalesce(s.termination_date, make_date(o.simulation_year, 12, 31)),
+                                           make_date(o.simulation_year, 12, 31))
+               or (o.effective_date = e.effective_date and o.effective_date
+                   < least(coalesce(s.termination_date, make_date(o.simulation_year, 12, 31)),
+                           make_date(o.simulation_year, 12, 31)))
+               or o.employee_deferral_rate <> 0 or o.prev_employee_deferral_rate <> $rate)
+        order by o.simulation_year, o.employee_id
+    """, {"rate": ctx.rate("enrollment.auto_enrollment.default_deferral_rate")})
+    ctx.check(problems, "person who opted out more than once", """
+        select employee_id, list(effective_date order by effective_date) as opt_outs from fct_yearly_events
+        where event_type = 'enrollment_change' group by employee_id having count(*) > 1 order by employee_id
+    """)
+    ctx.check(problems, "enrollment or escalation after the person opted out (re-enrolled)", """
+        select o.employee_id, o.effective_date as opted_out, e.event_type, e.effective_date
+        from fct_yearly_events o
+        join fct_yearly_events e on e.employee_id = o.employee_id
+                                and e.event_type in ('enrollment', 'deferral_escalation')
+                                and (e.simulation_year, e.effective_date, e.event_sequence)
+                                    > (o.simulation_year, o.effective_date, o.event_sequence)
+        where o.event_type = 'enrollment_change'
+        order by o.employee_id, e.effective_date
+    """)
+    ctx.check(problems, "opted_out_flag / rate after an opt-out: not flagged at rate 0 in its year and every later "
+                        "year, or flagged without an opt-out", """
+        with opt_out as (
+            select employee_id, min(simulation_year) as opted_in_year from fct_yearly_events
+            where event_type = 'enrollment_change' group by employee_id
+        )
+        select s.employee_id, s.simulation_year, o.opted_in_year, s.opted_out_flag, s.current_deferral_rate
+        from fct_workforce_snapshot s left join opt_out o using (employee_id)
+        where s.opted_out_flag is distinct from coalesce(s.simulation_year >= o.opted_in_year, false)
+           or (s.opted_out_flag and s.current_deferral_rate <> 0)
+        order by s.simulation_year, s.employee_id
+    """)
+    return problems
+
+INVARIANTS = (
+    invariant_1_headcount_quotas_and_hires_by_level,
+    invariant_2_start_population_is_last_years_actives,
+    invariant_3_unique_keys_and_new_hire_identities,
+    invariant_4_no_null_compensation_and_hire_pay_in_band,
+    invariant_5_pay_events_set_salary_and_carry_into_next_year,
+    invariant_6_event_dates_and_sequence,
+    invariant_7_age_and_tenure_advance_one_year,
+    invariant_8_prorated_pay_and_contribution_limits,
+    invariant_9_deferral_rates_change_only_through_events,
+    invariant_12_employee_contribution_day_by_day,
+    invariant_13_match_and_core_recomputed,
+    invariant_14_auto_enrollment_dates,
+    invariant_15_opt_out_dates_and_never_re_enrolled,
+)
 
 
 def check_invariants(run: PlanwiseRun, name: str = "run") -> list[str]:

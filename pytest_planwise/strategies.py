@@ -14,7 +14,8 @@ import duckdb
 from hypothesis import strategies as st
 
 from navigator_orchestrator.census import COLUMN_NAMES
-from navigator_orchestrator.config import SimulationConfig
+from navigator_orchestrator.config import (BOOL, CHOICE, CROSS_RULES, DATE, INT, NUMBER, SCHEMA, Setting,
+                                          SimulationConfig)
 
 #: The ranges the harness explores by default (dotted key -> (low, high)).
 DEFAULT_CONFIG_RANGES: dict[str, tuple[float, float]] = {
@@ -39,6 +40,45 @@ def valid_configs(ranges: dict[str, tuple[float, float]] | None = None) -> st.Se
     """Complete validated configs: the defaults with `config_overrides` applied."""
     return config_overrides(ranges).map(lambda overrides: SimulationConfig().with_overrides(overrides))
 
+
+#: Simulated keys a run's arguments set instead (`planwise_run(years=..., seed=...)`): the years must lie in the
+#: IRS limits table, so they are not drawn from their declared 1900..2200.
+RUN_KEYS = frozenset({"simulation.start_year", "simulation.end_year", "simulation.random_seed"})
+
+
+def setting_values(setting: Setting, places: int = 3, within: tuple[Any, Any] | None = None) -> st.SearchStrategy:
+    """Any value of one key inside its declared range (config.SCHEMA), or inside `within` (which must lie in it):
+    numbers on a grid of 10^-places with open bounds left out, integers, dates, booleans and choices."""
+    lo, hi = within or (setting.lo, setting.hi)
+    if within is not None and not (setting.check(lo)[1] is None and setting.check(hi)[1] is None):
+        raise ValueError(f"{setting.key}: {within} is not inside its declared range ({setting.allowed})")
+    if setting.kind == NUMBER:
+        step = 10 ** places
+        return st.integers(round(lo * step) + (lo == setting.lo and setting.lo_open),
+                           round(hi * step) - (hi == setting.hi and setting.hi_open)).map(lambda n: n / step)
+    if setting.kind == INT:
+        return st.integers(lo, hi)
+    if setting.kind == DATE:
+        return st.dates(lo, hi)
+    if setting.kind == BOOL:
+        return st.booleans()
+    if setting.kind == CHOICE:
+        return st.sampled_from(setting.choices)
+    raise ValueError(f"{setting.key}: no strategy for kind {setting.kind!r}")
+
+
+def simulated_config_overrides(places: int = 3, exclude: frozenset[str] = RUN_KEYS,
+                               within: dict[str, tuple[Any, Any]] | None = None) -> st.SearchStrategy:
+    """Dicts {dotted key: value} over every simulated key of config.SCHEMA but `exclude`, each value drawn from
+    its declared range (negative target growth included) or the narrower `within` range given for it, with the
+    cross-key rules (raise_min <= raise_max) kept. Derived from the schema: a new key is explored once declared."""
+    within = within or {}
+    keys = [s for s in SCHEMA if s.simulated and s.key not in exclude]
+    unknown = set(within) - {s.key for s in keys}
+    if unknown:
+        raise ValueError(f"within: not drawn simulated keys {sorted(unknown)}")
+    return st.fixed_dictionaries({s.key: setting_values(s, places, within.get(s.key)) for s in keys}).filter(
+        lambda values: all(values[lo] <= values[hi] for lo, hi in CROSS_RULES if lo in values and hi in values))
 
 @st.composite
 def census_rows(draw: Any, min_size: int = 20, max_size: int = 200,

@@ -1,4 +1,6 @@
-"""The invariants of simulation.md section 6 (items 1-9) and the worked examples of sections 3.1 and 4.
+"""The invariants of simulation.md section 6 (items 1-9; 10-11, determinism and config sensitivity, have their own
+tests), the plan-rule invariants 12-15 of issue 9 (deferral day by day, match and core, auto-enrollment, opt-out)
+with one deliberate corruption each that they must catch, and the worked examples of sections 3.1 and 4.
 
 Every invariant is checked on two real runs built by the CLI: the default census (5,000 people) and a generated
 20,000-person census, both 2025-2029 with seed 42. The checks themselves live in pytest_planwise.invariants
@@ -7,10 +9,12 @@ Every invariant is checked on two real runs built by the CLI: the default census
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from datetime import date
 from decimal import Decimal
 
+import duckdb
 import pytest
 
 from pytest_planwise import invariants as inv
@@ -117,3 +121,103 @@ def test_worked_example_4_prorated_pay(ctx: Ctx):
             wrong.append(f"{emp} {year}: hired {hired}, terminated {terminated}, start {start}, changes {moves}: "
                          f"prorated {prorated} vs {expected} ({segments})")
     assert not wrong, f"[{ctx.name}] {len(wrong)} of {len(others)} people: " + "\n".join(wrong[:SHOW])
+
+
+# ------------------------------------------------------------------------------------------------ corruptions
+
+# Each new check shown to fail: one deliberate corruption of a copy of the default run per case, on a person-year of
+# the money sample (so invariants 12-13 see it too), and the exact set of invariants (among all of them) that
+# report it. A moved enrollment or opt-out date also changes what the day-by-day rule gives, so invariant 12 (and
+# 13 when the match follows the deferral) reports those people too: the stored amounts were computed on the old
+# dates. (case: query picking (employee_id, year), corrupting SQL, catchers)
+SAMPLED = "(employee_id, simulation_year) in (select * from sample_ids)"
+CORRUPTIONS = {
+    "match_plus_one_cent": (
+        f"select employee_id, simulation_year from fct_workforce_snapshot where {SAMPLED} "
+        "and employer_match_amount > 0 and not annual_additions_limit_applied",
+        "update fct_workforce_snapshot set employer_match_amount = employer_match_amount + 0.01, "
+        "total_employer_contributions = total_employer_contributions + 0.01 where employee_id = $id "
+        "and simulation_year = $y",
+        {"invariant_8_prorated_pay_and_contribution_limits", "invariant_13_match_and_core_recomputed"}),
+    "core_for_a_terminated_person": (
+        f"select employee_id, simulation_year from fct_workforce_snapshot where {SAMPLED} "
+        "and detailed_status_code = 'experienced_termination' and prorated_annual_compensation > 0",
+        "update fct_workforce_snapshot set employer_core_amount = round(plan_compensation * 0.02, 2), "
+        "total_employer_contributions = employer_match_amount + round(plan_compensation * 0.02, 2) "
+        "where employee_id = $id and simulation_year = $y",
+        {"invariant_8_prorated_pay_and_contribution_limits", "invariant_13_match_and_core_recomputed"}),
+    "contribution_on_the_whole_year": (
+        f"select employee_id, simulation_year from fct_workforce_snapshot where {SAMPLED} "
+        "and detailed_status_code = 'new_hire_active' and employee_contribution > 0 and not irs_limit_applied",
+        "update fct_workforce_snapshot set employee_contribution = round(current_compensation * "
+        "current_deferral_rate, 2) where employee_id = $id and simulation_year = $y",
+        {"invariant_12_employee_contribution_day_by_day"}),
+    "enrollment_after_termination": (
+        "select e.employee_id, e.simulation_year from fct_yearly_events e join fct_workforce_snapshot s "
+        f"using (employee_id, simulation_year) where {SAMPLED} and e.event_type = 'enrollment' "
+        "and s.termination_date < make_date(s.simulation_year, 12, 31) and not s.opted_out_flag",
+        "update fct_yearly_events set effective_date = (select termination_date + 1 from fct_workforce_snapshot "
+        "where employee_id = $id and simulation_year = $y) where employee_id = $id and simulation_year = $y "
+        "and event_type = 'enrollment'",
+        {"invariant_6_event_dates_and_sequence", "invariant_12_employee_contribution_day_by_day",
+         "invariant_14_auto_enrollment_dates"}),
+    "enrollment_a_day_late": (
+        "select e.employee_id, e.simulation_year from fct_yearly_events e join fct_workforce_snapshot s "
+        f"using (employee_id, simulation_year) where {SAMPLED} and e.event_type = 'enrollment' "
+        "and s.termination_date is null and not s.opted_out_flag "
+        "and e.effective_date < make_date(e.simulation_year, 12, 31)",
+        "update fct_yearly_events set effective_date = effective_date + 1 where employee_id = $id "
+        "and simulation_year = $y and event_type = 'enrollment'",
+        {"invariant_12_employee_contribution_day_by_day", "invariant_13_match_and_core_recomputed",
+         "invariant_14_auto_enrollment_dates"}),
+    "re_enrollment_after_opt_out": (
+        "select e.employee_id, e.simulation_year from fct_yearly_events e join fct_workforce_snapshot s "
+        f"using (employee_id, simulation_year) where {SAMPLED} and e.event_type = 'enrollment_change' "
+        "and s.termination_date is null and e.effective_date < make_date(e.simulation_year, 12, 31)",
+        "insert into fct_yearly_events select * replace ('enrollment' as event_type, effective_date + 1 as "
+        "effective_date, event_sequence + 1 as event_sequence, employee_deferral_rate as "
+        "prev_employee_deferral_rate, prev_employee_deferral_rate as employee_deferral_rate) "
+        "from fct_yearly_events where employee_id = $id and simulation_year = $y and event_type = 'enrollment_change'",
+        {"invariant_9_deferral_rates_change_only_through_events", "invariant_12_employee_contribution_day_by_day",
+         "invariant_14_auto_enrollment_dates", "invariant_15_opt_out_dates_and_never_re_enrolled"}),
+    "opt_out_31_days_after_enrollment": (
+        "select e.employee_id, e.simulation_year from fct_yearly_events e join fct_workforce_snapshot s "
+        f"using (employee_id, simulation_year) where {SAMPLED} and e.event_type = 'enrollment' "
+        "and s.termination_date is null "
+        "and e.effective_date + 31 <= make_date(e.simulation_year, 12, 31) and exists (select 1 from "
+        "fct_yearly_events o where o.employee_id = e.employee_id and o.simulation_year = e.simulation_year "
+        "and o.event_type = 'enrollment_change')",
+        "update fct_yearly_events o set effective_date = (select effective_date + 31 from fct_yearly_events e "
+        "where e.employee_id = $id and e.simulation_year = $y and e.event_type = 'enrollment') "
+        "where employee_id = $id and simulation_year = $y and event_type = 'enrollment_change'",
+        {"invariant_12_employee_contribution_day_by_day", "invariant_15_opt_out_dates_and_never_re_enrolled"}),
+}
+
+
+@pytest.mark.parametrize("case", list(CORRUPTIONS))
+def test_corruption_is_caught_by_its_invariant(planwise_run, planwise_isolated_db, case):
+    """A check that cannot fail proves nothing: each corruption must be reported, naming the corrupted employee,
+    by exactly the invariants listed for it (all others still hold on the corrupted copy)."""
+    run = planwise_run(**RUNS["default_5k"])
+    assert run.status == "success", run.stderr
+    pick, corrupt, catchers = CORRUPTIONS[case]
+    shared = inv.open_context(run, "sample")
+    try:
+        sample = [(m.employee_id, m.year) for m in inv.recompute_money(shared)]
+    finally:
+        shared.con.close()
+    copy = planwise_isolated_db(run)
+    with duckdb.connect(str(copy)) as con:
+        con.execute("create temp table sample_ids as select * from (values " +
+                    ", ".join(f"('{emp}', {year})" for emp, year in sample) + ") t(employee_id, simulation_year)")
+        target = con.execute(pick + " order by 2, 1 limit 1").fetchone()
+        assert target, f"{case}: no person to corrupt"
+        con.execute(corrupt, {"id": target[0], "y": target[1]})
+    ctx = inv.open_context(dataclasses.replace(run, db_path=copy), f"corrupted: {case}")
+    try:
+        caught = {f.__name__: report(f(ctx)) for f in inv.INVARIANTS}
+    finally:
+        ctx.con.close()
+    assert {name for name, text in caught.items() if text} == catchers, caught
+    for name in catchers:
+        assert target[0] in caught[name], f"{name} did not name {target[0]}:\n{caught[name]}"

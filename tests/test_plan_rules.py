@@ -11,6 +11,7 @@ from decimal import Decimal
 
 import pytest
 
+from pytest_planwise.invariants import CENT, round_half_up
 from pytest_planwise.strategies import write_census
 
 NO_CHURN = {"compensation__merit_budget": 0.0, "compensation__cola_rate": 0.0,
@@ -76,3 +77,42 @@ def test_ten_year_run_reports_projected_irs_years(planwise_run):
     assert run.stdout.count("IRS limits: 2027-2034 use projected values") == 1
     logged = [json.loads(line) for line in open(run.summary["log_path"])]
     assert [line["years"] for line in logged if line["event"] == "irs_limits_projected"] == [list(range(2027, 2035))]
+
+
+# Simulated hires cannot be placed by the census (a census person is employed from Jan 1), so the acceptance hires
+# are found by the draws of docs/simulation.md: with seed 3478, u('hire_date') puts NH_2025_000009 and
+# NH_2025_000041 on 2025-03-01; with every opt-out probability 0.5, u('optout') keeps the first enrolled and makes
+# the second opt out, u('optout_date') on day 14 + 1 after enrollment. No pay changes (no merit, COLA, promotion)
+# and no new-hire leavers, so each deferral is rate x hire pay x days / 365.
+ACCEPTANCE = {"workforce.new_hire_termination_rate": 0.0, "compensation.merit_budget": 0.0,
+              "compensation.cola_rate": 0.0, "promotion.base_rate": 0.0,
+              **{f"enrollment.opt_out_rates.by_age.{age}": 0.5 for age in ("young", "mid_career", "mature", "senior")},
+              **{f"enrollment.opt_out_rates.by_income.{pay}": 1.0 for pay in ("low", "moderate", "high", "executive")}}
+STAYS, OPTS_OUT = "NH_2025_000009", "NH_2025_000041"
+
+
+def test_a_march_hire_defers_from_enrollment_and_until_opt_out(planwise_run):
+    """docs/simulation.md: a hire of 2025-03-01 is auto-enrolled on 2025-03-31 and defers only on pay from that
+    day; one who opts out on 2025-04-15 defers only on the 15 days 2025-03-31..2025-04-14 (the opt-out day at 0)."""
+    run = planwise_run(years="2025-2025", employees=500, seed=3478, overrides=ACCEPTANCE)
+    assert run.status == "success", run.stderr
+    events = {(emp, kind): (day, pay, rate) for emp, kind, day, pay, rate in run.query(
+        "select employee_id, event_type, effective_date, compensation_amount, employee_deferral_rate "
+        "from fct_yearly_events where employee_id in (?, ?)", [STAYS, OPTS_OUT])}
+    assert {key: value[0] for key, value in events.items()} == {
+        (STAYS, "hire"): dt.date(2025, 3, 1), (STAYS, "enrollment"): dt.date(2025, 3, 31),
+        (OPTS_OUT, "hire"): dt.date(2025, 3, 1), (OPTS_OUT, "enrollment"): dt.date(2025, 3, 31),
+        (OPTS_OUT, "enrollment_change"): dt.date(2025, 4, 15)}
+    assert events[(STAYS, "enrollment")][2] == events[(OPTS_OUT, "enrollment")][2] == Decimal("0.0600")
+    got = {row[0]: row[1:] for row in run.query(
+        "select employee_id, current_compensation, prorated_annual_compensation, employee_contribution, "
+        "current_deferral_rate, opted_out_flag, employer_match_amount from fct_workforce_snapshot "
+        "where employee_id in (?, ?)", [STAYS, OPTS_OUT])}
+    for emp, deferring_days, rate_at_year_end in ((STAYS, 276, Decimal("0.06")), (OPTS_OUT, 15, Decimal(0))):
+        hire_pay = events[(emp, "hire")][1]
+        pay, prorated, deferral, rate, opted_out, match = got[emp]
+        assert (pay, prorated) == (hire_pay, round_half_up(hire_pay * 306 / 365, CENT))  # employed Mar 1..Dec 31
+        assert deferral == round_half_up(Decimal("0.06") * hire_pay * deferring_days / 365, CENT), emp
+        assert (rate, opted_out) == (rate_at_year_end, emp == OPTS_OUT)
+        # active at year end, 2,080 x 306 / 365 = 1,743.8 hours >= 1,000: matched at 50 % (6 % = the match cap)
+        assert match == round_half_up(deferral * Decimal("0.5"), CENT)

@@ -5,7 +5,8 @@ variable stops the run with exit code 2 naming it, the database byte-identical a
 Masking decisions pinned here: a name containing token, password, passwd, secret or credential is secret
 anywhere in it (so `tokens_used=5` is masked: a false positive is cheap); "key" and "pass" only as a whole part
 of the name (api_key, apiKey, API_KEY), so `monkey=3` and `keyboard: us` are left alone. Environment values
-shorter than 4 characters are not masked (they would blank ordinary text).
+shorter than 4 characters are not masked (they would blank ordinary text). A list or mapping value under a secret
+name (`password=[a, b]`, `"credentials": ["a"]`) is masked whole, nested brackets and quoted items included.
 """
 
 from __future__ import annotations
@@ -70,12 +71,29 @@ def test_mask_key_values_and_urls(clean_env, text, expected):
     assert mask(expected) == expected  # idempotent
 
 
+
+@pytest.mark.parametrize("text, expected", [
+    ("password=[a, b] next", "password=**** next"),
+    ("api_key={'user': 'u', 'pw': 'x'} tail", "api_key=**** tail"),
+    ("token: [1, [2, {3: 4}]] ok", "token: **** ok"),
+    ("secret={a: {b: c}}; rows=3", "secret=****; rows=3"),
+    ("password=['a]b', \"c}d\"] x=1", "password=**** x=1"),  # brackets inside quoted items do not close it
+    ("credentials=[never closed, rest", "credentials=****"),  # unbalanced: the rest of the line is the value
+    ("password=[a]\nrows=[1, 2]\n", "password=****\nrows=[1, 2]\n"),
+    ("monkey=[1, 2] years={2025: 3}", "monkey=[1, 2] years={2025: 3}"),  # not secret names: left alone
+])
+def test_mask_list_and_mapping_values_whole(clean_env, text, expected):
+    """A secret value written as a list or mapping (`password=[a, b]`, `api_key={...}`) leaks every item unless
+    the whole bracketed value, nested brackets included, is masked."""
+    assert mask(text) == expected
+    assert mask(expected) == expected
+
 def test_mask_json_fields_keeps_json_valid(clean_env):
     text = json.dumps({"api_token": "abc", "password": 12, "key": None, "rows": 3, "path": "/x/y",
                        "nested": {"secret": "s", "tables": [1, 2]}, "credentials": ["a"]})
     masked = json.loads(mask(text))
     assert masked == {"api_token": MASK, "password": MASK, "key": MASK, "rows": 3, "path": "/x/y",
-                      "nested": {"secret": MASK, "tables": [1, 2]}, "credentials": ["a"]}
+                      "nested": {"secret": MASK, "tables": [1, 2]}, "credentials": MASK}
     assert mask("{'password': 'x', 'n': 1}") == "{'password': '****', 'n': 1}"
 
 
