@@ -126,7 +126,8 @@ SCHEMA: tuple[Setting, ...] = (
     Setting("simulation.target_growth_rate", NUMBER, 0.03, "net headcount growth per year, share of start headcount", -0.5, 1),
     _rate("workforce.total_termination_rate", 0.12, "experienced leavers per year, share of start headcount"),
     Setting("workforce.new_hire_termination_rate", NUMBER, 0.25,
-            "share of the year's hires who leave within the year (< 1: hires = needs / (1 - rate))", 0, 1, hi_open=True),
+            "share of the year's hires who leave within the year (hires = needs / (1 - rate); at most 0.99, "
+            "since hires dated Dec 31 cannot leave within the year)", 0, 0.99),
     _rate("compensation.merit_budget", 0.025, "July merit raise, share of pay", hi=0.5),
     _rate("compensation.cola_rate", 0.005, "July cost-of-living raise, share of pay (added to merit)", hi=0.5),
     _rate("promotion.base_rate", 0.10, "base yearly promotion probability before age/tenure/level factors"),

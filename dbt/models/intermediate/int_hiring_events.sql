@@ -1,7 +1,9 @@
 {#
   Hires of year Y (simulation.md 3.5): H people numbered s = 1..H level by level, id NH_<Y>_<s:06d>, SSN in the
   9xx area the census never uses, hire date spread over the year, age from a new-hire age mix (22..55), pay =
-  level's average start salary (band midpoint without incumbents) x salary_adjustment x (0.90 + 0.18 u).
+  level's average start salary (band midpoint without incumbents) x salary_adjustment x (0.90 + 0.18 u), kept
+  within 0.5 x the band's minimum .. 2 x its maximum (only extreme configs reach those edges: a salary_adjustment
+  near 3, or years of 50 % raises lifting the level averages).
 #}
 with levels as (
     select * from {{ ref('int_workforce_needs_by_level') }}
@@ -9,7 +11,7 @@ with levels as (
 ),
 
 slots as (
-    select l.level_id, l.hire_pay_base, slot
+    select l.level_id, l.hire_pay_base, l.min_compensation, l.max_compensation, slot
     from levels l, unnest(range(l.hires_needed)) as r(slot)
 ),
 
@@ -17,6 +19,8 @@ numbered as (
     select
         level_id,
         hire_pay_base,
+        min_compensation,
+        max_compensation,
         row_number() over (order by level_id, slot) as hire_number
     from slots
 ),
@@ -60,7 +64,9 @@ select
     {{ sim_year() }} as simulation_year,
     hire_date as effective_date,
     'new hire at level ' || level_id as event_details,
-    {{ money('hire_pay_base * CAST(' ~ var('new_hire__salary_adjustment') ~ ' AS DECIMAL(9, 6)) * (0.90 + 0.18 * pay_draw)') }} as compensation_amount,
+    least(greatest(
+        {{ money('hire_pay_base * CAST(' ~ var('new_hire__salary_adjustment') ~ ' AS DECIMAL(9, 6)) * (0.90 + 0.18 * pay_draw)') }},
+        {{ money('0.5 * min_compensation') }}), {{ money('2 * max_compensation') }}) as compensation_amount,
     CAST(NULL AS DECIMAL(14, 2)) as previous_compensation,
     CAST(0 AS DECIMAL(7, 4)) as employee_deferral_rate,
     CAST(0 AS DECIMAL(7, 4)) as prev_employee_deferral_rate,
