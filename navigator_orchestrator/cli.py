@@ -16,7 +16,7 @@ from pathlib import Path
 
 from dotenv import load_dotenv
 
-from .errors import BackupError, InputError, PlanwiseError
+from .errors import BackupError, InputError, PlanwiseError, SimulationError
 from .masking import mask
 from .paths import resolve_db_path
 
@@ -135,6 +135,8 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _check(args: argparse.Namespace) -> int:
+    import duckdb
+
     from .config import load_config
     from .locking import run_lock
     from .pipeline import new_run_id
@@ -148,7 +150,12 @@ def _check(args: argparse.Namespace) -> int:
     config = load_config(args.config)
     check_id = new_run_id()
     with run_lock(db_path, check_id, "planwise check", _say):
-        results = check_database(db_path, check_id, config, years)
+        try:
+            results = check_database(db_path, check_id, config, years)
+        except duckdb.Error as error:  # a damaged file or log: one line, like a run's database error
+            raise SimulationError(f"database error: {' '.join(str(error).split())[:500]}",
+                                  f"if the database is damaged, restore a backup: "
+                                  f"`planwise backup restore --db {db_path}`") from None
     for result in results:
         _say(result.line())
     blocking = [r for r in results if r.blocks]

@@ -123,7 +123,8 @@ class DbtRunner:
             raise result.exception
         if result.exception is not None:
             raise SimulationError(f"dbt {command} failed: {_one_line(result.exception)}",
-                                  "read the dbt log under the run's folder, fix the model or input, run again")
+                                  "read the dbt log under the run's folder, fix the model or input, then run the same "
+                                  "command with --resume: it skips the years already completed")
         return result
 
     def parse(self) -> None:
@@ -178,8 +179,8 @@ class DbtRunner:
             first = failed[0] if failed else None
             where = f"{first.unique_id}: {first.message}" if first else "see the dbt log"
             raise SimulationError(f"dbt {command} failed at {where}",
-                                  "fix the model or its input, then run the same command with --resume (the "
-                                  "years already completed are kept)")
+                                  "fix the model or its input, then run the same command with --resume: "
+                                  "it skips the years already completed")
         return nodes
 
 

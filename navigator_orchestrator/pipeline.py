@@ -142,8 +142,9 @@ def _locked_run(request: RunRequest, staged: StagedCensus, log: RunLog) -> RunRe
     except KeyboardInterrupt as interrupt:
         result.status, result.exit_code = "interrupted", exit_code(interrupt)
         what = "SIGTERM" if result.exit_code == 143 else "Ctrl-C"
-        result.add_error(f"interrupted ({what}); the running year was not completed",
-                         "run the same command with --resume: it continues from the year that was running")
+        stop = PlanwiseError(f"interrupted ({what}); the running year was not completed",
+                             "run the same command with --resume: it continues from the year that was running")
+        result.add_error(str(stop), stop.hint)  # the console line carries its fix, like every other failure
     finally:
         result.dbt_invocations = list(runner.invocations)
         result.ended_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
