@@ -2,6 +2,10 @@
 
 `Terminated` subclasses KeyboardInterrupt so that dbt, which already stops cleanly on Ctrl-C, does the same on
 SIGTERM; the exit code tells them apart (130 for Ctrl-C, 143 for SIGTERM, 128 + the signal number).
+
+A signal that arrives while DuckDB runs a query of ours (a backup's digests, a quality gate) interrupts the query,
+but DuckDB drops the handler's exception and raises `RuntimeError: Query interrupted` instead; the handlers
+record each signal so that `lost_interrupt` can tell that error apart and the run still stops as interrupted.
 """
 
 from __future__ import annotations
@@ -20,18 +24,32 @@ def exit_code(interrupt: KeyboardInterrupt) -> int:
     return 128 + (signal.SIGTERM if isinstance(interrupt, Terminated) else signal.SIGINT)
 
 
-def _raise_terminated(signum: int, frame: object) -> None:
-    raise Terminated()
+_received: list[int] = []  # the signals handled inside `sigterm_interrupts`, in order
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    _received.append(signum)
+    raise Terminated() if signum == signal.SIGTERM else KeyboardInterrupt()
+
+
+def lost_interrupt(error: BaseException) -> KeyboardInterrupt | None:
+    """The interrupt DuckDB turned into `RuntimeError: Query interrupted`, or None for any other error."""
+    if not _received or type(error) is not RuntimeError or "interrupted" not in str(error).lower():
+        return None
+    return Terminated() if _received[-1] == signal.SIGTERM else KeyboardInterrupt()
 
 
 @contextmanager
 def sigterm_interrupts() -> Iterator[None]:
-    """Within the block SIGTERM raises `Terminated` (only the main thread can install a handler)."""
+    """Within the block SIGTERM raises `Terminated` and Ctrl-C KeyboardInterrupt, both recorded (only the main
+    thread can install a handler)."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    previous = signal.signal(signal.SIGTERM, _raise_terminated)
+    _received.clear()
+    previous = {signum: signal.signal(signum, _interrupt) for signum in (signal.SIGTERM, signal.SIGINT)}
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)

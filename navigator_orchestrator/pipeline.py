@@ -27,7 +27,7 @@ from .dbt_runner import DbtRunner, NodeResult
 from .checkpoints import FIRST, Checkpoints, Decision, RunInputs
 from .digest import YEAR_KEYED, row_counts, year_digests
 from .errors import InputError, PlanwiseError, SimulationError
-from .interrupts import exit_code, sigterm_interrupts
+from .interrupts import exit_code, lost_interrupt, sigterm_interrupts
 from .locking import duckdb_lock_error, run_lock
 from .masking import mask, mask_data
 from .metrics import year_metrics
@@ -140,11 +140,12 @@ def _locked_run(request: RunRequest, staged: StagedCensus, log: RunLog) -> RunRe
         result.status, result.exit_code = "failed", failure.exit_code
         result.add_error(str(failure), failure.hint)
     except KeyboardInterrupt as interrupt:
-        result.status, result.exit_code = "interrupted", exit_code(interrupt)
-        what = "SIGTERM" if result.exit_code == 143 else "Ctrl-C"
-        stop = PlanwiseError(f"interrupted ({what}); the running year was not completed",
-                             "run the same command with --resume: it continues from the year that was running")
-        result.add_error(str(stop), stop.hint)  # the console line carries its fix, like every other failure
+        _interrupted(result, interrupt)
+    except RuntimeError as error:  # DuckDB's "Query interrupted" for a signal during one of our queries
+        interrupt = lost_interrupt(error)
+        if interrupt is None:
+            raise
+        _interrupted(result, interrupt)
     finally:
         result.dbt_invocations = list(runner.invocations)
         result.ended_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
@@ -157,6 +158,14 @@ def _locked_run(request: RunRequest, staged: StagedCensus, log: RunLog) -> RunRe
                   exit_code=result.exit_code, seconds=result.duration_seconds,
                   years_processed=result.years_processed, summary_path=result.summary_path)
     return result
+
+
+def _interrupted(result: RunResult, interrupt: KeyboardInterrupt) -> None:
+    result.status, result.exit_code = "interrupted", exit_code(interrupt)
+    what = "SIGTERM" if result.exit_code == 143 else "Ctrl-C"
+    stop = PlanwiseError(f"interrupted ({what}); the running year was not completed",
+                         "run the same command with --resume: it continues from the year that was running")
+    result.add_error(str(stop), stop.hint)  # the console line carries its fix, like every other failure
 
 
 def projected_limits_line(years: list[int]) -> str:

@@ -1,0 +1,33 @@
+"""A signal that arrives while DuckDB runs one of our queries (a backup's digests, a quality gate) still stops the
+run as interrupted: DuckDB drops the handler's exception and raises `RuntimeError: Query interrupted`, which
+`lost_interrupt` turns back into the interrupt (real DuckDB, a real signal to this process)."""
+
+import os
+import signal
+import threading
+
+import duckdb
+import pytest
+
+from navigator_orchestrator.interrupts import Terminated, exit_code, lost_interrupt, sigterm_interrupts
+
+LONG_QUERY = "select sum(md5_number(i::VARCHAR) & 1) from range(1000000000) t(i)"
+
+
+@pytest.mark.parametrize("signum, kind, code",
+                         [(signal.SIGTERM, Terminated, 143), (signal.SIGINT, KeyboardInterrupt, 130)])
+def test_a_signal_during_a_duckdb_query_is_still_an_interrupt(signum, kind, code):
+    with duckdb.connect() as con, sigterm_interrupts():
+        timer = threading.Timer(0.3, os.kill, (os.getpid(), signum))
+        timer.start()
+        with pytest.raises(RuntimeError, match="interrupted") as raised:
+            con.execute(LONG_QUERY).fetchall()
+        timer.join()
+    interrupt = lost_interrupt(raised.value)
+    assert type(interrupt) is kind and exit_code(interrupt) == code
+
+
+def test_other_errors_are_not_taken_for_an_interrupt():
+    with sigterm_interrupts():
+        assert lost_interrupt(RuntimeError("Query interrupted")) is None  # no signal came
+        assert lost_interrupt(ValueError("interrupted")) is None
