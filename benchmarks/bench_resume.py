@@ -7,6 +7,7 @@ the dbt project's files, and one grouped digest scan per year-keyed table over a
 How:
     python benchmarks/bench_resume.py                        # 100,000 employees, 2025-2029, 5 repetitions
     python benchmarks/bench_resume.py --employees 5000 --workdir /tmp/bench_resume
+    python benchmarks/bench_resume.py --reuse          # verify the run an earlier call left in --workdir again
 
 Builds the run once (`planwise run`, timed: the same-session reference), then times `Checkpoints.decide` in
 this process (median of --repeat) and a whole `planwise run --resume` that skips every year (wall, median of 3),
@@ -50,17 +51,20 @@ def main() -> None:
     parser.add_argument("--years", default="2025-2029")
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--workdir", type=Path, default=Path("/tmp/planwise_bench_resume"))
+    parser.add_argument("--reuse", action="store_true", help="keep the run already in --workdir (no full run)")
     args = parser.parse_args()
     start, end = (int(y) for y in args.years.split("-"))
-    shutil.rmtree(args.workdir, ignore_errors=True)
-    args.workdir.mkdir(parents=True)
     census, db = args.workdir / "census.parquet", args.workdir / "simulation.duckdb"
-    reference_before = reference_seconds()
-    timed([*PLANWISE, "census", "generate", "--employees", args.employees, "--out", census], args.workdir)
     run = [*PLANWISE, "run", "--years", args.years, "--census", census, "--db", db, "--no-backup"]
-    full = timed(run, args.workdir)
+    reference_before = reference_seconds()
+    full = None
+    if not (args.reuse and db.exists()):
+        shutil.rmtree(args.workdir, ignore_errors=True)
+        args.workdir.mkdir(parents=True)
+        timed([*PLANWISE, "census", "generate", "--employees", args.employees, "--out", census], args.workdir)
+        full = timed(run, args.workdir)
 
-    (summary,) = (args.workdir / "artifacts" / "runs").glob("*/summary.json")
+    summary = min((args.workdir / "artifacts" / "runs").glob("*/summary.json"))  # the full run's: the oldest
     config = load_config(None, {"simulation.start_year": start, "simulation.end_year": end})
     inputs_of = lambda: RunInputs.of(config, json.loads(summary.read_text())["census"]["fingerprint"],  # noqa: E731
                                      DBT_DIR, engine_versions())
@@ -78,9 +82,11 @@ def main() -> None:
     resume = [timed([*run, "--resume"], args.workdir) for _ in range(3)]
     reference_after = reference_seconds()
 
-    print(f"{args.employees:,} employees x {end - start + 1} years ({args.years})")
+    print(f"{args.employees:,} employees x {end - start + 1} years ({args.years})" if full is not None
+          else f"the run in {args.workdir} ({args.years}), reused")
     reference = statistics.median([reference_before, reference_after])
-    print(f"  full run (same session)                 {describe(full, reference)}")
+    if full is not None:
+        print(f"  full run (same session)                 {describe(full, reference)}")
     print(f"  verify {end - start + 1} checkpoints (in-process)      {statistics.median(verify):7.3f} s  median of "
           f"{args.repeat} ({', '.join(f'{s:.3f}' for s in verify)}); target < 1 s")
     print(f"  `planwise run --resume`, all skipped    {statistics.median(resume):7.2f} s  median of 3 "
