@@ -71,9 +71,9 @@ def small_db(planwise_run, planwise_isolated_db, tmp_path) -> tuple[Path, list]:
 def test_seven_runs_keep_five_verified_backups_and_restore_gives_the_backups_marts(small_db, tmp_path):
     db, run_args = small_db
     taken = []  # (seed of the run, backup path its summary names, marts of the database it backed up)
-    for seed in range(1, 8):
+    for seed in (1, 1, 1, 1, 2, 2, 2):  # --resume: a repeated seed skips the year, but every run backs up first
         before = marts(db)
-        done = cli([*run_args, "--seed", seed], cwd=tmp_path)
+        done = cli([*run_args, "--seed", seed, "--resume"], cwd=tmp_path)
         assert done.returncode == 0, done.stderr
         summary = json.loads(Path(done.stdout.strip().rsplit("summary ", 1)[1]).read_text())
         assert summary["backup"]["status"] == "created"
