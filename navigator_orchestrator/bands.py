@@ -37,8 +37,11 @@ def _long(con: duckdb.DuckDBPyConnection, runs: Path) -> None:
 
 
 def _stats(column: str) -> str:
-    quantiles = ", ".join(f"quantile_cont({column}, {q}) as {name}" for name, q in PERCENTILES.items())
-    return f"{quantiles}, avg({column}) as mean, min({column}) as min, max({column}) as max, count(*) as n"
+    """The band's aggregates, rounded to 6 decimals (below a cent and a participation point: only the float
+    noise of the DOUBLE arithmetic goes)."""
+    quantiles = ", ".join(f"round(quantile_cont({column}, {q}), 6) as {name}" for name, q in PERCENTILES.items())
+    return (f"{quantiles}, round(avg({column}), 6) as mean, round(min({column}), 6) as min, "
+            f"round(max({column}), 6) as max, count(*) as n")
 
 
 def bands(runs: Path) -> list[dict]:
@@ -65,15 +68,15 @@ def paired(runs: Path, baseline: str) -> list[dict]:
             with pair as (
                 select scenario, metric, year, {_stats('value - base')} from both_seeds group by all),
             cross_seed as (
-                select s.scenario, s.metric, s.year, quantile_cont(s.value - b.base, 0.05) as unpaired_p5,
-                       quantile_cont(s.value - b.base, 0.5) as unpaired_p50,
-                       quantile_cont(s.value - b.base, 0.95) as unpaired_p95
+                select s.scenario, s.metric, s.year, round(quantile_cont(s.value - b.base, 0.05), 6) as unpaired_p5,
+                       round(quantile_cont(s.value - b.base, 0.5), 6) as unpaired_p50,
+                       round(quantile_cont(s.value - b.base, 0.95), 6) as unpaired_p95
                 from both_seeds s join both_seeds b on s.scenario = b.scenario and s.metric = b.metric
                      and s.year = b.year and s.seed <> b.seed
                 group by all)
             select pair.scenario, $baseline as baseline, pair.metric, pair.year, p5, p25, p50, p75, p95, mean, min, max,
-                   n, p95 - p5 as paired_width, unpaired_p5, unpaired_p50, unpaired_p95,
-                   unpaired_p95 - unpaired_p5 as unpaired_width
+                   n, round(p95 - p5, 6) as paired_width, unpaired_p5, unpaired_p50, unpaired_p95,
+                   round(unpaired_p95 - unpaired_p5, 6) as unpaired_width
             from pair left join cross_seed using (scenario, metric, year)
             order by scenario, metric, year""", {"baseline": baseline})
         return _rows(cursor)

@@ -34,7 +34,7 @@ from .errors import InputError, SimulationError
 
 FORMAT = 1
 EMPLOYER_COST = "employer_cost"  # derived per year: employer_match + employer_core
-FAIL_ENV = "PLANWISE_TEST_RUN_FAIL"  # test fault: "<scenario>__seed_<n>:<k>" makes that run raise on attempts 1..k
+FAIL_ENV = "PLANWISE_TEST_RUN_FAIL"  # test fault: "<scenario>__seed_<n>:<k>,..." makes those runs raise on attempts 1..k
 _ONE_RUN = threading.Lock()  # dbt keeps global state: one run at a time per process, whatever the worker threads
 Echo = Callable[[str], None]
 
@@ -141,10 +141,10 @@ def run_task(task: Task, attempt: int = 1) -> dict:
 
 def _test_fault(task: Task, attempt: int) -> None:
     """Test hook (like `faults.py`): raise on the first k attempts of the run named by PLANWISE_TEST_RUN_FAIL."""
-    wanted = os.environ.get(FAIL_ENV, "")
-    name, _, count = wanted.partition(":")
-    if name == task.key and attempt <= int(count or 1):
-        raise SimulationError(f"{task.label}: test fault ({FAIL_ENV}), attempt {attempt}")
+    for wanted in os.environ.get(FAIL_ENV, "").split(","):
+        name, _, count = wanted.strip().partition(":")
+        if name == task.key and attempt <= int(count or 1):
+            raise SimulationError(f"{task.label}: test fault ({FAIL_ENV}), attempt {attempt}")
 
 
 def with_employer_cost(metrics: dict) -> dict:
