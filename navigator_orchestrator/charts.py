@@ -25,7 +25,10 @@ def available() -> bool:
 
 
 def draw(bands: list[dict], paired: list[dict], folder: Path, baseline: str | None) -> list[Path]:
-    """One PNG per key metric, and `paired_employer_cost.png` when there is a baseline; returns the files."""
+    """One PNG per key metric, and `paired_employer_cost.png` when there is a baseline; returns the files.
+
+    Scenarios that coincide (a design that leaves headcount or pay alone) would hide one another: each scenario
+    gets its own line style and the earlier ones are drawn wider, so every line stays visible."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -34,6 +37,8 @@ def draw(bands: list[dict], paired: list[dict], folder: Path, baseline: str | No
     folder.mkdir(parents=True, exist_ok=True)
     scenarios = list(dict.fromkeys(row["scenario"] for row in bands))
     colours = {name: plt.get_cmap("tab10")(i % 10) for i, name in enumerate(scenarios)}
+    styles = {name: ("-", "--", ":", "-.")[i % 4] for i, name in enumerate(scenarios)}
+    widths = {name: max(1.2, 5.0 - 1.4 * i) for i, name in enumerate(scenarios)}
     written = []
     for metric, (title, unit, scale) in KEY_METRICS.items():
         fig, ax = plt.subplots(figsize=(8, 4.8), dpi=110)
@@ -42,28 +47,42 @@ def draw(bands: list[dict], paired: list[dict], folder: Path, baseline: str | No
             if not rows:
                 continue
             years = [r["year"] for r in rows]
+            same = all(r["p5"] == r["p95"] for r in rows)
             ax.fill_between(years, [r["p5"] / scale for r in rows], [r["p95"] / scale for r in rows],
-                            color=colours[name], alpha=0.18, linewidth=0)
-            ax.plot(years, [r["p50"] / scale for r in rows], color=colours[name], marker="o", linewidth=2,
-                    label=f"{name} (median, band p5-p95, n={rows[0]['n']})")
+                            color=colours[name], alpha=0.25, linewidth=0)
+            ax.plot(years, [r["p50"] / scale for r in rows], color=colours[name], linestyle=styles[name],
+                    marker="o", markersize=widths[name] + 2, linewidth=widths[name],
+                    label=f"{name}: median" + (", the same in every seed" if same else ", band p5-p95")
+                    + f" (n={rows[0]['n']})")
         _finish(ax, f"{title} by year: median and p5-p95 over seeds", unit)
         written.append(_save(fig, folder / f"{metric}.png"))
-    if baseline and paired:
-        fig, ax = plt.subplots(figsize=(8, 4.8), dpi=110)
-        for name in dict.fromkeys(r["scenario"] for r in paired):
+    others = list(dict.fromkeys(r["scenario"] for r in paired if r["metric"] == "employer_cost"))
+    if baseline and others:
+        fig, axes = plt.subplots(2, len(others), figsize=(5.2 * len(others) + 1, 7.2), dpi=110, squeeze=False,
+                                 sharex=True, gridspec_kw={"height_ratios": [3, 2]})
+        for column, name in enumerate(others):
             rows = sorted((r for r in paired if r["scenario"] == name and r["metric"] == "employer_cost"),
                           key=lambda r: r["year"])
             years = [r["year"] for r in rows]
-            if all(r["unpaired_p5"] is not None for r in rows):
-                ax.fill_between(years, [r["unpaired_p5"] / 1e6 for r in rows], [r["unpaired_p95"] / 1e6 for r in rows],
-                                color=colours[name], alpha=0.10, hatch="//", edgecolor=colours[name], linewidth=0,
-                                label=f"{name}: unpaired p5-p95 (different seeds)")
-            ax.fill_between(years, [r["p5"] / 1e6 for r in rows], [r["p95"] / 1e6 for r in rows],
-                            color=colours[name], alpha=0.45, linewidth=0, label=f"{name}: paired p5-p95 (same seed)")
-            ax.plot(years, [r["p50"] / 1e6 for r in rows], color=colours[name], marker="o", linewidth=2,
-                    label=f"{name}: paired median")
-        ax.axhline(0, color="black", linewidth=0.8)
-        _finish(ax, f"Employer cost (match + core) minus {baseline}, seed by seed", "USD millions")
+            top, bottom = axes[0][column], axes[1][column]
+            unpaired = all(r["unpaired_p5"] is not None for r in rows)
+            if unpaired:
+                top.fill_between(years, [r["unpaired_p5"] / 1e6 for r in rows],
+                                 [r["unpaired_p95"] / 1e6 for r in rows], color="grey", alpha=0.25, linewidth=0,
+                                 label="unpaired p5-p95 (different seeds)")
+            top.fill_between(years, [r["p5"] / 1e6 for r in rows], [r["p95"] / 1e6 for r in rows],
+                             color=colours[name], alpha=0.6, linewidth=0, label="paired p5-p95 (same seed)")
+            top.plot(years, [r["p50"] / 1e6 for r in rows], color=colours[name], marker="o", linewidth=2,
+                     label="paired median")
+            _finish(top, f"{name} minus {baseline}: employer cost", "USD millions")
+            step = 0.38
+            bottom.bar([y - step / 2 for y in years], [r["paired_width"] / 1e3 for r in rows], width=step,
+                       color=colours[name], label="paired")
+            if unpaired:
+                bottom.bar([y + step / 2 for y in years], [r["unpaired_width"] / 1e3 for r in rows], width=step,
+                           color="grey", alpha=0.6, label="unpaired")
+            _finish(bottom, "width of the p5-p95 band", "USD thousands")
+        fig.suptitle(f"Paired employer-cost difference against {baseline}, seed by seed", fontsize=12)
         written.append(_save(fig, folder / "paired_employer_cost.png"))
     return written
 
