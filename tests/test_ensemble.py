@@ -312,3 +312,14 @@ def test_a_failing_run_is_retried_then_recorded_as_failed_while_the_others_go_on
     assert json.loads((out / "manifest.json").read_text())["runs"]["failed"].keys() == {"default__seed_3"}
     assert rows(out / "runs.parquet") == reference_rows(reference, ("default",), (1, 2))  # the retried run's result is the reference's
     assert json.loads((out / "runs" / "default__seed_2.json").read_text())["run"]["attempt"] == 2
+
+
+def test_seeds_are_ranges_or_lists():
+    from navigator_orchestrator.ensemble import parse_seeds
+    from navigator_orchestrator.errors import InputError
+
+    assert parse_seeds("1-3,7, 5") == [1, 2, 3, 5, 7]
+    assert parse_seeds("1-100") == list(range(1, 101))
+    for bad in ("", "1-", "a", "1,,2", "5-2", str(2**31)):
+        with pytest.raises(InputError, match="--seeds"):
+            parse_seeds(bad)
