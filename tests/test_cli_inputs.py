@@ -379,7 +379,7 @@ def _run_without_db(tmp_path: Path, env: dict[str, str] | None = None, *extra: s
 
 
 def databases(tmp_path: Path) -> set[Path]:
-    return {p.relative_to(tmp_path) for p in tmp_path.rglob("*.duckdb")}
+    return {p.relative_to(tmp_path) for p in tmp_path.rglob("*.duckdb") if p.is_file()}  # not .checkpoints/<db>/
 
 
 def assert_simulated(db: Path) -> None:
