@@ -316,9 +316,11 @@ def run_cli(argv: list[str] | None = None) -> int:
     except PlanwiseError as error:
         _error(str(error))
         return error.exit_code
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as interrupt:
+        from .interrupts import exit_code
+
         print("planwise: interrupted", file=sys.stderr)
-        return 130
+        return exit_code(interrupt)  # 130 for Ctrl-C, 143 for SIGTERM
 
 
 if __name__ == "__main__":

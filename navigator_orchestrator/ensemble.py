@@ -31,6 +31,7 @@ import duckdb
 from .atomic import write_atomically
 from .config import SimulationConfig
 from .errors import InputError, SimulationError
+from .interrupts import sigterm_interrupts
 
 FORMAT = 1
 EMPLOYER_COST = "employer_cost"  # derived per year: employer_match + employer_core
@@ -334,7 +335,8 @@ def run_ensemble(plan: Plan, echo: Echo = print) -> int:
     echo(f"ensemble: {len(plan.scenarios)} scenario{'s' if len(plan.scenarios) > 1 else ''} x {len(plan.seeds)} seeds"
          f" = {len(plan.tasks)} runs of {plan.base.start_year}-{plan.base.end_year} on {plan.scheduler.describe()}")
     ledger = Ledger(len(todo), request.retries, echo)
-    outcome = execute(todo, plan.scheduler, ledger)
+    with sigterm_interrupts():  # SIGTERM stops the ensemble like Ctrl-C: workers stopped, finished runs kept
+        outcome = execute(todo, plan.scheduler, ledger)
     records = dict(kept)
     for task in todo:
         if task.key in outcome.records:

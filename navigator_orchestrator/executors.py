@@ -146,9 +146,20 @@ def _local_pool(tasks: list[Task], scheduler: Scheduler, ledger: Ledger) -> None
                         except BrokenProcessPool:
                             ledger.attempts[task.key] -= 1
                             broken.append(task)
+        except BaseException:  # Ctrl-C, SIGTERM (as Terminated): stop the workers too, do not wait for their runs
+            _stop_workers(pool)
+            raise
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
         todo = broken
+
+
+def _stop_workers(pool: ProcessPoolExecutor) -> None:
+    """SIGTERM every worker of the pool: each run stops at its next safe point (as `planwise run` does) and its
+    result file is not written, so `--resume` reruns it. The executor keeps its processes in `_processes`."""
+    for process in list((getattr(pool, "_processes", None) or {}).values()):
+        if process.is_alive():
+            process.terminate()
 
 
 def _dask(tasks: list[Task], scheduler: Scheduler, ledger: Ledger) -> None:

@@ -323,3 +323,27 @@ def test_seeds_are_ranges_or_lists():
     for bad in ("", "1-", "a", "1,,2", "5-2", str(2**31)):
         with pytest.raises(InputError, match="--seeds"):
             parse_seeds(bad)
+
+
+def test_sigterm_stops_the_ensemble_and_its_workers(census, tmp_path):
+    out = tmp_path / "out"
+    process = planwise_process(args(out, census, "--workers", "2", scenarios=[SHIPPED / "rich_match.yaml"],
+                                    seeds="1-2"), cwd=tmp_path)
+    pid_file, _ = wait_for(lambda: running_task(out), process, "a run was inside dbt")
+    workers = [int(p.read_text()) for p in (out / "work").glob("*/seed_*/worker.pid") if p.read_text().strip()]
+    process.send_signal(signal.SIGTERM)
+    _, stderr = process.communicate(timeout=120)
+    assert process.returncode == 143, stderr
+    assert stderr.strip().splitlines()[-1] == "planwise: interrupted"
+
+    def gone(pid: int) -> bool:
+        try:
+            return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
+        except FileNotFoundError:
+            return True
+
+    deadline = time.monotonic() + 30
+    while not all(gone(pid) for pid in workers) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert all(gone(pid) for pid in workers), workers
+    assert not (out / "runs" / f"{pid_file.parent.parent.name}__{pid_file.parent.name}.json").exists()
