@@ -347,3 +347,27 @@ def test_sigterm_stops_the_ensemble_and_its_workers(census, tmp_path):
         time.sleep(0.2)
     assert all(gone(pid) for pid in workers), workers
     assert not (out / "runs" / f"{pid_file.parent.parent.name}__{pid_file.parent.name}.json").exists()
+
+
+def test_one_worker_parses_once_keeps_databases_and_says_how_to_get_charts(census, tmp_path):
+    """matplotlib's import hidden (no `charts` extra): everything but the charts is written, one line says how."""
+    out = tmp_path / "out"
+    hide = ("import sys; sys.modules['matplotlib'] = None; "
+            "from navigator_orchestrator.cli import main; sys.exit(main())")
+    argv = ["ensemble", "--scenarios", SHIPPED / "default.yaml", "--seeds", "1-3", "--years", "2025-2025",
+            "--census", census, "--out", out, "--workers", "1", "--keep-databases"]
+    done = subprocess.run([sys.executable, "-c", hide, *map(str, argv)], cwd=tmp_path, capture_output=True,
+                          text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    assert "charts: not drawn, matplotlib is not installed (pip install -e '.[charts]')" in done.stdout
+    assert not (out / "charts").exists() and (out / "bands.csv").is_file()
+    parsed = []
+    for seed in SEEDS:
+        folder = out / "work" / "default" / f"seed_{seed}"
+        assert (folder / "simulation.duckdb").is_file()
+        log = next(folder.glob("logs/run_*.jsonl")).read_text().splitlines()
+        parsed += [json.loads(line) for line in log if '"dbt_parsed"' in line]
+    pids = {json.loads((out / "runs" / f"default__seed_{s}.json").read_text())["run"]["pid"] for s in SEEDS}
+    assert len(pids) == 1  # one worker did the three runs
+    sources = sorted(event["source"] for event in parsed)
+    assert sources.count("reused in this process") == 2, sources  # parsed by its first run only
