@@ -349,8 +349,9 @@ def test_sigterm_stops_the_ensemble_and_its_workers(census, tmp_path):
     assert not (out / "runs" / f"{pid_file.parent.parent.name}__{pid_file.parent.name}.json").exists()
 
 
-def test_one_worker_parses_once_keeps_databases_and_says_how_to_get_charts(census, tmp_path):
-    """matplotlib's import hidden (no `charts` extra): everything but the charts is written, one line says how."""
+def test_one_worker_parses_once_keeps_databases_and_says_how_to_get_charts(reference, census, tmp_path):
+    """matplotlib's import hidden (no `charts` extra): everything but the charts is written, one line says how.
+    One worker instead of two, one year instead of two: the same 2025 rows (a year never depends on later ones)."""
     out = tmp_path / "out"
     hide = ("import sys; sys.modules['matplotlib'] = None; "
             "from navigator_orchestrator.cli import main; sys.exit(main())")
@@ -371,3 +372,4 @@ def test_one_worker_parses_once_keeps_databases_and_says_how_to_get_charts(censu
     assert len(pids) == 1  # one worker did the three runs
     sources = sorted(event["source"] for event in parsed)
     assert sources.count("reused in this process") == 2, sources  # parsed by its first run only
+    assert rows(out / "runs.parquet") == [r for r in reference_rows(reference, ("default",), (1, 2, 3)) if r[2] == 2025]
