@@ -1,5 +1,5 @@
 """Command line: `planwise run`, `planwise check`, `planwise backup create|list|verify|restore`,
-`planwise census generate`.
+`planwise census generate`, `planwise ensemble`.
 Same as `python -m navigator_orchestrator.cli`.
 
 Every failure ends with one line on stderr naming what is wrong and how to fix it, and a non-zero exit code
@@ -71,6 +71,32 @@ def build_parser() -> argparse.ArgumentParser:
     for command in (create, restore):
         command.add_argument("--config", type=Path, help="YAML config whose backup.keep applies "
                                                          "(default: config/simulation_config.yaml)")
+
+    ensemble = commands.add_parser("ensemble", help="many seeds per scenario: one run each, percentile bands, "
+                                                     "paired differences and charts under --out")
+    ensemble.add_argument("--scenarios", type=Path, nargs="+", required=True, metavar="DIR|FILE",
+                          help="scenario YAML files of config overrides, or folders of them (name: the file stem)")
+    ensemble.add_argument("--seeds", required=True, help="seeds, e.g. 1-100 or 1,2,5 (one run per scenario and seed)")
+    ensemble.add_argument("--years", help="START-END, e.g. 2025-2029 (default: the config's years)")
+    ensemble.add_argument("--out", type=Path, required=True, help="folder for the results (created if missing)")
+    ensemble.add_argument("--census", type=Path, help="census in PlanWise format (default: the bundled 5,000-person "
+                                                      "census)")
+    ensemble.add_argument("--config", type=Path, help="base YAML config the scenarios override "
+                                                      "(default: config/simulation_config.yaml)")
+    ensemble.add_argument("--scheduler", help="local (default: a pool of spawned processes), local:N (a Dask "
+                                              "LocalCluster of N workers) or tcp://HOST:PORT (a Dask scheduler; "
+                                              "default $DASK_SCHEDULER_ADDRESS); Dask needs the 'distributed' extra")
+    ensemble.add_argument("--workers", type=_positive_int, help="processes of the local pool (default: the CPUs, "
+                                                                "at most 8)")
+    ensemble.add_argument("--retries", type=_non_negative_int, default=0,
+                          help="times a run that fails is tried again before it is recorded as failed (default 0)")
+    ensemble.add_argument("--resume", action="store_true",
+                          help="keep the runs whose result files under --out exist and verify; run the others")
+    ensemble.add_argument("--baseline-scenario", dest="baseline", metavar="NAME",
+                          help="scenario to compare the others with, seed by seed (paired differences)")
+    ensemble.add_argument("--keep-databases", action="store_true",
+                          help="keep each run's database under --out/work/ (default: removed once its results "
+                               "are saved)")
 
     census = commands.add_parser("census", help="census files")
     census_commands = census.add_subparsers(dest="census_command", required=True, parser_class=_Parser)
@@ -261,6 +287,16 @@ def _error(message: str) -> None:
     print(mask(f"planwise: error: {message}"), file=sys.stderr)
 
 
+def _ensemble(args: argparse.Namespace) -> int:
+    from .ensemble import EnsembleRequest, prepare, run_ensemble
+
+    request = EnsembleRequest(scenarios=args.scenarios, seeds=args.seeds, out=args.out, years=args.years,
+                              census=args.census, config=args.config, scheduler=args.scheduler,
+                              workers=args.workers, retries=args.retries, resume=args.resume,
+                              baseline=args.baseline, keep_databases=args.keep_databases)
+    return run_ensemble(prepare(request, _say), _say)
+
+
 def _census(args: argparse.Namespace) -> int:
     from .census import generate_census
 
@@ -282,13 +318,16 @@ def run_cli(argv: list[str] | None = None) -> int:
     plugin builds runs this way, in its own process, so a developer's `.env` never leaks into tests)."""
     args = build_parser().parse_args(argv)
     try:
-        return {"run": _run, "check": _check, "backup": _backup, "census": _census}[args.command](args)
+        return {"run": _run, "check": _check, "backup": _backup, "census": _census,
+                "ensemble": _ensemble}[args.command](args)
     except PlanwiseError as error:
         _error(str(error))
         return error.exit_code
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as interrupt:
+        from .interrupts import exit_code
+
         print("planwise: interrupted", file=sys.stderr)
-        return 130
+        return exit_code(interrupt)  # 130 for Ctrl-C, 143 for SIGTERM
 
 
 if __name__ == "__main__":

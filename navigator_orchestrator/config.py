@@ -37,6 +37,7 @@ __all__ = [
     "SimulationConfig",
     "from_mapping",
     "load_config",
+    "overlay_file",
     "render_yaml",
     "schema_markdown",
 ]
@@ -244,10 +245,13 @@ class SimulationConfig:
         'YYYY-MM-DD' strings."""
         return {SCHEMA_BY_KEY[k].dbt_var: v for k, v in self.simulated_values().items()}
 
-    def digest(self) -> str:
+    def digest(self, without: Iterable[str] = ()) -> str:
         """sha256 of the canonical JSON of the simulated values: identifies a configuration (what a run computes)
-        across runs and key order; orchestrator keys (backup.keep, environment.required) are left out."""
-        canonical = json.dumps(self.simulated_values(), sort_keys=True, separators=(",", ":"), allow_nan=False)
+        across runs and key order; orchestrator keys (backup.keep, environment.required) are left out, and so are
+        `without` (an ensemble scenario's digest leaves out the seed, which varies run by run)."""
+        left_out = set(without)
+        values = {k: v for k, v in self.simulated_values().items() if k not in left_out}
+        canonical = json.dumps(values, sort_keys=True, separators=(",", ":"), allow_nan=False)
         return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
     def to_dict(self) -> dict[str, Any]:
@@ -269,6 +273,26 @@ def load_config(path: Path | str | None = None, overrides: Mapping[str, Any] | N
     keys and is validated like file values. Raises ConfigError listing every problem found, file and overrides.
     """
     path = Path(paths.DEFAULT_CONFIG if path is None else path)
+    raw, duplicates = _read_yaml(path)
+    return _build(raw, overrides, str(path), duplicates)
+
+
+def overlay_file(base: SimulationConfig, path: Path | str, refused: Mapping[str, str] | None = None) -> SimulationConfig:
+    """`base` with a YAML file of overrides applied (the config file's shape, any subset of its keys), validated
+    exactly like a config file, every problem named with the file and key. `refused` maps keys the file may not
+    set to the reason (a scenario's seed and years come from the command line)."""
+    path = Path(path)
+    raw, problems = _read_yaml(path)
+    file_values = _known_nested(raw, problems)
+    problems += [f"{key}: {why}" for key, why in (refused or {}).items() if key in file_values]
+    values = _apply(base.values, [("", file_values)], problems)
+    if problems:
+        raise ConfigError(problems, str(path))
+    return SimulationConfig(values, str(path))
+
+
+def _read_yaml(path: Path) -> tuple[Any, list[str]]:
+    """The file's YAML data and its duplicate-key problems; an unreadable file is a ConfigError naming it."""
     source = str(path)
     try:
         text = path.read_text(encoding="utf-8")
@@ -280,8 +304,7 @@ def load_config(path: Path | str | None = None, overrides: Mapping[str, Any] | N
         raise ConfigError([f"not UTF-8 text ({exc.reason} at byte {exc.start})"], source) from None
     except OSError as exc:
         raise ConfigError([f"cannot read the file: {exc.strerror or exc}"], source) from None
-    raw, duplicates = _parse_yaml(text, source)
-    return _build(raw, overrides, source, duplicates)
+    return _parse_yaml(text, source)
 
 
 def from_mapping(

@@ -29,10 +29,13 @@ def planwise_command(args: list, cwd: Path, env: dict[str, str] | None = None,
                           env=_environment(env), capture_output=True, text=True, timeout=timeout, check=False)
 
 
-def planwise_process(args: list, cwd: Path, env: dict[str, str] | None = None) -> subprocess.Popen:
-    """The same command started in the background, for tests that signal or kill it mid-run."""
+def planwise_process(args: list, cwd: Path, env: dict[str, str] | None = None,
+                     new_session: bool = False) -> subprocess.Popen:
+    """The same command started in the background, for tests that signal or kill it mid-run; `new_session`
+    makes it lead its own process group, so the test can kill it with every worker it started (os.killpg)."""
     return subprocess.Popen([sys.executable, "-m", "navigator_orchestrator.cli", *map(str, args)], cwd=cwd,
-                            env=_environment(env), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            env=_environment(env), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=new_session)
 
 
 def plain_dbt(*args: str, db: Path, work: Path, project: Path = DBT_DIR) -> subprocess.CompletedProcess:

@@ -1,5 +1,5 @@
 """The plugin's fixtures: a seeded-run factory shared across xdist workers, isolated database copies, baselines,
-dbt tests and the quality gates."""
+dbt tests, the quality gates and small ensembles."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from navigator_orchestrator.quality import CheckResult
 
 from .baseline import DEFAULT_TOLERANCES, ToleranceBaseline
 from .dbt_tests import DbtTestOutcome, run_dbt_tests
+from .ensembles import EnsembleSpec, PlanwiseEnsemble, build_ensemble, scenario_texts
 from .runs import PlanwiseRun, RunSpec, build_run, file_lock, isolated_copy, run_quality_gates
 
 
@@ -142,5 +143,22 @@ def planwise_quality() -> Callable[..., list[CheckResult]]:
                 **overrides: Any) -> list[CheckResult]:
         db = target if isinstance(target, Path) else target.db_path
         return run_quality_gates(db, years, {key.replace("__", "."): value for key, value in overrides.items()})
+
+    return factory
+
+
+@pytest.fixture(scope="session")
+def planwise_ensemble(planwise_root: Path) -> Callable[..., PlanwiseEnsemble]:
+    """Factory: planwise_ensemble(scenarios, seeds="1-3", years="2025-2026", employees=200, baseline=None,
+    scheduler="local", workers=2, retries=0) -> PlanwiseEnsemble, built once per session with `planwise ensemble`.
+
+    `scenarios` is {name: {dotted key: value}} or a list of scenario files (e.g. the shipped scenarios/*.yaml).
+    """
+    def factory(scenarios: dict[str, dict[str, Any]] | list[Path | str], seeds: str = "1-3",
+                years: str = "2025-2026", employees: int = 200, baseline: str | None = None,
+                scheduler: str = "local", workers: int = 2, retries: int = 0) -> PlanwiseEnsemble:
+        spec = EnsembleSpec(scenarios=scenario_texts(scenarios), seeds=seeds, years=years, employees=employees,
+                            baseline=baseline, scheduler=scheduler, workers=workers, retries=retries)
+        return build_ensemble(planwise_root, spec)
 
     return factory

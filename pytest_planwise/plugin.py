@@ -12,6 +12,7 @@ from .fixtures import (  # noqa: F401 - registered as fixtures
     baseline,
     baseline_tolerances,
     planwise_dbt_tests,
+    planwise_ensemble,
     planwise_isolated_db,
     planwise_parse_cache,
     planwise_quality,
