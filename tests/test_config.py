@@ -256,7 +256,7 @@ def test_duplicate_key_is_an_error_not_a_silent_override(tmp_path):
         ("compensation.cola_rate", -0.01, "expected a number in 0..0.5, got -0.01"),
         ("simulation.target_growth_rate", -0.6, "expected a number in -0.5..1, got -0.6"),
         ("workforce.total_termination_rate", 1.5, "expected a number in 0..1, got 1.5"),
-        ("workforce.new_hire_termination_rate", 1, "expected a number >= 0 and < 1, got 1"),
+        ("workforce.new_hire_termination_rate", 1, "expected a number in 0..0.99, got 1"),
         ("deferral_auto_escalation.increment", 0, "expected a number > 0 and <= 1, got 0"),
         ("simulation.random_seed", 2**31, "expected an integer in 0..2147483647, got 2147483648"),
         ("simulation.random_seed", -1, "got -1"),
