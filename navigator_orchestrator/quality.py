@@ -97,7 +97,8 @@ CHECKS: tuple[Check, ...] = (
         union all
         select employee_id, 'hire event with NULL compensation_amount' from fct_yearly_events
         where simulation_year = $year and event_type = 'hire' and compensation_amount is null""",
-          "rebuild pay from the start population: `dbt run --select int_employee_compensation_by_year+`"),
+          "rebuild pay from the start population: "
+          "`dbt run --select int_employee_compensation_by_year+ --vars '{simulation_year: YEAR}'`"),
     Check("hires_needed_vs_made", ERROR, """
         with made as (select level_id, count(*) as n from fct_yearly_events
                       where simulation_year = $year and event_type = 'hire' group by all)
@@ -107,7 +108,8 @@ CHECKS: tuple[Check, ...] = (
         from (select * from int_workforce_needs_by_level where simulation_year = $year) l
         full join made m using (level_id)
         where coalesce(l.hires_needed, 0) <> coalesce(m.n, 0)""",
-          "rebuild the hires: `dbt run --select int_workforce_needs_by_level int_hiring_events`"),
+          "rebuild the hires: "
+          "`dbt run --select int_workforce_needs_by_level int_hiring_events+ --vars '{simulation_year: YEAR}'`"),
     Check("avg_compensation", WARN, f"""
         with pay as (select ({_ACTIVE_PAY.format(year='$year')}) as now, {_REFERENCE_PAY} as before)
         select null as employee_id,
@@ -125,7 +127,7 @@ CHECKS: tuple[Check, ...] = (
         where simulation_year = $year and employment_status = 'active' and is_enrolled_flag
           and current_deferral_rate > 0 and prorated_annual_compensation > 0
           and coalesce(employee_contribution, 0) <= 0""",
-          "rebuild contributions: `dbt run --select int_employee_contributions+`",
+          "rebuild contributions: `dbt run --select int_employee_contributions+ --vars '{simulation_year: YEAR}'`",
           counts="select count(*) filter (where employee_contribution > 0) as contributors, "
                  "count(*) filter (where is_enrolled_flag and employment_status = 'active') as enrolled_actives "
                  "from fct_workforce_snapshot where simulation_year = $year"),
@@ -138,7 +140,8 @@ CHECKS: tuple[Check, ...] = (
         left join fct_workforce_snapshot s on s.employee_id = e.employee_id and s.simulation_year = $year
         where e.simulation_year = $year and (year(e.effective_date) <> $year
               or e.effective_date < s.employee_hire_date or e.effective_date > s.termination_date)""",
-          "rebuild the year's events: `dbt run --select int_employee_compensation_by_year+`"),
+          "rebuild the year's events: "
+          "`dbt run --select int_employee_compensation_by_year+ --vars '{simulation_year: YEAR}'`"),
     Check("irs_limit", ERROR, """
         with people as (
             select s.employee_id, s.employee_contribution, $year - year(s.employee_birth_date) as age_dec_31,
@@ -159,7 +162,7 @@ CHECKS: tuple[Check, ...] = (
         where deferral_limit is null or employee_contribution > deferral_limit
            or least(employee_contribution, base_limit) + employer > annual_additions_limit""",
           "check dbt/seeds/config_irs_limits.csv and rebuild contributions: "
-          "`dbt run --select int_employee_contributions+`"),
+          "`dbt run --select int_employee_contributions+ --vars '{simulation_year: YEAR}'`"),
 )
 CHECKS_BY_NAME = {check.name: check for check in CHECKS}
 
@@ -178,7 +181,7 @@ def evaluate(con: duckdb.DuckDBPyConnection, run_id: str, year: int, config: Sim
 
 def _evaluate_one(con: duckdb.DuckDBPyConnection, check: Check, run_id: str, year: int,
                   params: dict[str, Any]) -> CheckResult:
-    result = CheckResult(run_id, year, check.name, check.severity, "error", 0, hint=check.hint)
+    result = CheckResult(run_id, year, check.name, check.severity, "error", 0, hint=_hint(check, year))
     try:
         cursor = con.execute(check.sql, _used(check.sql, params))
         names = [column[0] for column in cursor.description or ()]
@@ -220,6 +223,12 @@ def record(con: duckdb.DuckDBPyConnection, results: list[CheckResult]) -> None:
 
 class QualityGateError(SimulationError):
     """A year failed its quality gate: the run stops there and the year is not done."""
+
+
+def _hint(check: Check, year: int) -> str:
+    """The check's fix for this year. Plain dbt rebuilds one year (without `--vars` it would rebuild the first and
+    drop the later ones); the run then continues from there."""
+    return f"{check.hint.replace('YEAR', str(year))}; then `planwise run --resume` with the run's arguments"
 
 
 def gate(db_path, run_id: str, year: int, config: SimulationConfig) -> list[CheckResult]:

@@ -192,11 +192,10 @@ def test_null_pay_hires_of_2026_stop_the_run_in_2026_with_the_failing_rows(tmp_p
     project = copy_dbt_project(tmp_path)
     model = project / "models" / "intermediate" / "int_hiring_events.sql"
     text = model.read_text()
-    pay = "{{ money('hire_pay_base * CAST("
-    assert pay in text
+    pay, named = "least(greatest(", "}}) as compensation_amount"
+    assert pay in text and named in text
     model.write_text(text.replace(pay, "CASE WHEN {{ sim_year() }} = 2026 AND hire_number % 7 = 0 THEN NULL ELSE "
-                                       + pay, 1).replace(") }} as compensation_amount",
-                                                          ") }} END as compensation_amount", 1))
+                                       + pay, 1).replace(named, "}}) END as compensation_amount", 1))
     db = tmp_path / "sim.duckdb"
     done = planwise_command(run_args(db, small_census, "2025-2027", "--dbt-project", project), tmp_path)
 
