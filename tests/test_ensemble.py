@@ -276,7 +276,7 @@ def test_resume_after_an_interrupted_ensemble_runs_only_the_missing_runs(referen
     os.killpg(process.pid, signal.SIGKILL)  # the ensemble and its workers, at once
     process.communicate()
     done = sorted((out / "runs").glob("*.json"))
-    assert len(done) == 2, [p.name for p in done]
+    assert 2 <= len(done) <= 3, [p.name for p in done]  # the third may finish while the kill is on its way
     refused = planwise_command(args(out, census, scenarios=scenario), cwd=tmp_path)
     assert refused.returncode == 2 and "already holds an ensemble's run results" in refused.stderr
     tampered, kept = done[0], done[1:]
