@@ -6,6 +6,7 @@ dbt writes its target and logs under the folder the test gives, never into the c
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -52,3 +53,10 @@ def copy_dbt_project(destination: Path) -> Path:
     shutil.copytree(DBT_DIR, target, ignore=shutil.ignore_patterns(
         "target", "logs", "artifacts", "backups", "*.duckdb*", ".user.yml", "dbt_packages"))
     return target
+
+
+def run_log_lines(path: Path) -> list[dict]:
+    """Every complete line of a run log, parsed: a line cut short by a kill is the only one left out."""
+    text = Path(path).read_text()
+    complete = text.splitlines() if text.endswith("\n") else text.splitlines()[:-1]
+    return [json.loads(line) for line in complete]

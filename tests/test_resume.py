@@ -23,6 +23,7 @@ from navigator_orchestrator.checkpoints import checkpoint_dir
 from navigator_orchestrator.digest import year_digests
 from navigator_orchestrator.locking import file_lock
 from pytest_planwise.commands import copy_dbt_project, planwise_command, planwise_process
+from pytest_planwise.commands import run_log_lines as log_lines
 from pytest_planwise.runs import census_file
 
 pytestmark = pytest.mark.resume
@@ -48,13 +49,6 @@ def done_years(folder: Path, seed: int = 42) -> list[int]:
     paths = checkpoint_dir(folder / DB).glob("year_*.done")
     return sorted(int(p.name[5:9]) for p in paths
                   if json.loads(p.read_text())["inputs"]["config"]["simulation.random_seed"] == seed)
-
-
-def log_lines(path: Path) -> list[dict]:
-    """The complete lines of a run log (a line cut short by an outside kill is dropped)."""
-    text = path.read_text()
-    lines = text.splitlines() if text.endswith("\n") else text.splitlines()[:-1]
-    return [json.loads(line) for line in lines]
 
 
 def new_log(folder: Path, before: set[Path]) -> list[dict]:

@@ -14,6 +14,7 @@ from navigator_orchestrator.checkpoints import checkpoint_dir
 from navigator_orchestrator.digest import marts_digest
 from navigator_orchestrator.paths import DBT_DIR
 from pytest_planwise.commands import copy_dbt_project, planwise_command, planwise_process
+from pytest_planwise.commands import run_log_lines as log_lines
 from pytest_planwise.runs import census_file
 
 MODELS = sorted(p.stem for p in (DBT_DIR / "models").rglob("*.sql"))
@@ -21,13 +22,6 @@ SUMMARY_FIELDS = {"run_id", "status", "started_at", "ended_at", "duration_second
                   "total_rows", "quality", "slowest_models", "log_path", "versions", "errors", "recovery", "backup",
                   "census", "config_digest", "seed", "exit_code"}
 SMALL = 300
-
-
-def log_lines(path: Path) -> list[dict]:
-    """Every complete line of a run log, parsed (a line cut short by a kill is the only one allowed to fail)."""
-    text = Path(path).read_text()
-    complete = text.splitlines() if text.endswith("\n") else text.splitlines()[:-1]
-    return [json.loads(line) for line in complete]
 
 
 def summary_of(folder: Path) -> dict:
