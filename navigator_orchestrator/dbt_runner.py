@@ -7,12 +7,15 @@ command line into its log, so the log passes through `masking.mask` after every 
 are not written: `_LEAN`).
 
 Parsing once, not once per run: dbt's own partial parsing (`partial_parse.msgpack`) is kept in one cache folder
-per project and database name (`target/planwise_parse/` in the project, or `$PLANWISE_PARSE_CACHE`), and the
-parse runs against a fixed placeholder path with that name, because dbt's state check hashes the profile's
-connection values: a per-database path would re-parse every run. The manifest only names the database (the
-file's stem), so it serves every file of that name. dbt itself decides whether the cache still holds (file
-checksums, dbt version, vars, profile) and re-parses what changed; a corrupt cache file is re-parsed whole.
-Inside one process the manifest is kept in memory while the project's files (names, sizes, times) are unchanged.
+per database name (`target/planwise_parse/` in the project, or `$PLANWISE_PARSE_CACHE`, which copies of the
+project share), and the parse runs with the same profile values every time (a placeholder path with that name,
+one thread), because dbt's state check hashes the profile's connection values: a per-database path, or another
+`--threads`, would re-parse the whole project (about 3.5 s more than a partial parse). The manifest only names the
+database (the file's stem), so it serves every file of that name. dbt itself decides whether the cache still holds
+(file checksums, dbt version, vars, profile) and re-parses what changed; a corrupt cache file is re-parsed whole.
+dbt does not notice a project that moved: its seeds would still be read from where the cache was parsed, so they
+are pointed at this project (`_relocate_seeds`). Inside one process the manifest is kept in memory while the
+project's files (names, sizes, times) are unchanged.
 """
 
 from __future__ import annotations
@@ -47,6 +50,9 @@ class NodeResult:
 
 FAILED = ("error", "fail", "runtime error")
 PARSE_CACHE_ENV = "PLANWISE_PARSE_CACHE"
+# the database path of the parse invocation: never opened (dbt parses without connecting), the same string for every
+# project copy and database folder, so dbt's profile hash does not change (only the name, the manifest's database)
+PARSE_PLACEHOLDER = Path("/nonexistent/planwise-parse")
 _PROJECT_PARTS = ("dbt_project.yml", "profiles.yml", "packages.yml", "models", "macros", "seeds", "tests",
                   "snapshots", "analyses")
 _MANIFESTS: dict[tuple[str, str], tuple[tuple, Any]] = {}  # (project, database name) -> (fingerprint, manifest)
@@ -75,10 +81,10 @@ class DbtRunner:
     _masked: dict = field(default_factory=dict)  # log file -> bytes already masked
 
     @contextmanager
-    def _environment(self, db_path: Path | None = None) -> Iterator[None]:
+    def _environment(self, db_path: Path | None = None, threads: int | None = None) -> Iterator[None]:
         """profiles.yml reads the database path and threads from the environment: set them for one invocation
         and put back what was there, so a process that runs several simulations never leaks one into the next."""
-        values = {"PLANWISE_DB_PATH": str(db_path or self.db_path), "PLANWISE_THREADS": str(self.threads),
+        values = {"PLANWISE_DB_PATH": str(db_path or self.db_path), "PLANWISE_THREADS": str(threads or self.threads),
                   "PLANWISE_KEEP_OPEN": "true",
                   "DBT_SEND_ANONYMOUS_USAGE_STATS": "false", "DO_NOT_TRACK": "1"}
         previous = {name: os.environ.get(name) for name in values}
@@ -92,29 +98,29 @@ class DbtRunner:
                 else:
                     os.environ[name] = value
 
-    def _args(self, command: str, extra: list[str], target: Path | None = None) -> list[str]:
+    def _args(self, command: str, extra: list[str], target: Path | None = None, threads: int | None = None) -> list[str]:
         return [
             command,
             "--project-dir", str(self.project_dir),
             "--profiles-dir", str(self.project_dir),
             "--target-path", str(target or self.work_dir / "target"),
             "--log-path", str(self.work_dir / "logs"),
-            "--threads", str(self.threads),
+            "--threads", str(threads or self.threads),
             "--quiet",
             "--no-send-anonymous-usage-stats",
             *extra,
         ]
 
     def _invoke(self, command: str, extra: list[str], on_node: OnNode | None = None, target: Path | None = None,
-                db_path: Path | None = None, callbacks: list | None = None) -> Any:
+                db_path: Path | None = None, callbacks: list | None = None, threads: int | None = None) -> Any:
         from dbt.cli.main import dbtRunner  # imported late: it costs about a second
 
         self.invocations.append(command)
         callbacks = [*(callbacks or []), *([_node_finished(on_node)] if on_node else [])]
         try:
-            with self._environment(db_path):
+            with self._environment(db_path, threads):
                 result = dbtRunner(manifest=self._manifest, callbacks=callbacks).invoke(
-                    self._args(command, extra, target))
+                    self._args(command, extra, target, threads))
         finally:
             _release_database()
             for written in (self.work_dir / "logs").glob("*.log"):  # appended to by every invocation
@@ -146,9 +152,9 @@ class DbtRunner:
                 heard.append((event.info.name, event.info.msg))
 
         with file_lock(cache / "parse.lock"):  # one writer of the cache at a time (xdist workers, parallel runs)
-            result = self._invoke("parse", ["--no-write-json"], target=cache / "target",
-                                  db_path=cache / f"{self.db_path.stem}.duckdb", callbacks=[listen])
-        self._manifest = result.result
+            result = self._invoke("parse", ["--no-write-json"], target=cache / "target", threads=1,
+                                  db_path=PARSE_PLACEHOLDER / f"{self.db_path.stem}.duckdb", callbacks=[listen])
+        self._manifest = _relocate_seeds(result.result, self.project_dir)
         _MANIFESTS[key] = (fingerprint, self._manifest)
         name, message = heard[-1] if heard else ("", "no partial parse file yet")
         self.parse_info = {"source": _PARSE_EVENTS.get(name, "full parse"), "dbt_message": message,
@@ -198,10 +204,18 @@ def _release_database() -> None:
 def parse_cache_dir(project_dir: Path, db_path: Path) -> Path:
     """Where dbt keeps its partial parse of this project for databases named like `db_path`."""
     root = os.environ.get(PARSE_CACHE_ENV)
-    if not root:
-        return project_dir / "target" / "planwise_parse" / db_path.stem
-    project = hashlib.sha256(str(project_dir.resolve()).encode()).hexdigest()[:12]
-    return Path(root) / f"{project}_{db_path.stem}"
+    return (Path(root) if root else project_dir / "target" / "planwise_parse") / db_path.stem
+
+
+def _relocate_seeds(manifest: Any, project_dir: Path) -> Any:
+    """Seeds are the only nodes dbt reads from disk after parsing, through their `root_path`; a cache parsed in
+    another copy of the project keeps that copy's path for the seeds whose files did not change."""
+    root = str(project_dir.resolve())
+    for node in manifest.nodes.values():
+        if node.resource_type == "seed" and node.package_name == manifest.metadata.project_name \
+                and node.root_path != root:
+            node.root_path = root
+    return manifest
 
 
 def project_files(project_dir: Path, parts: tuple[str, ...] = _PROJECT_PARTS) -> list[Path]:

@@ -251,7 +251,8 @@ def _run_years(runner: DbtRunner, request: RunRequest, result: RunResult, log: R
     for decision in decisions:
         year = decision.year
         if decision.skip:
-            outcome = _record_year(result, db_path, year, 0.0, skipped=True)
+            with duckdb.connect(str(db_path), read_only=True) as con:
+                outcome = _record_year(result, con, year, 0.0, skipped=True)
             log.info("year_finished", format_year_line(outcome), console=False, year=year, skipped=True,
                      metrics=outcome.metrics)
             write_summary(result, summary_path)
@@ -271,27 +272,27 @@ def _run_years(runner: DbtRunner, request: RunRequest, result: RunResult, log: R
         # the first simulated year rebuilds the year-keyed tables from scratch (new columns, stale years gone)
         extra = ["--full-refresh"] if year == config.start_year else []
         compiled = compiled_sql(year, command="run", extra=extra, on_node=model_finished)
-        checks = gate(db_path, result.run_id, year, config)
-        _log_quality(log, result, year, checks)
-        fail_closed(checks)  # an error-severity failure stops the run here: the year is not done
-        with duckdb.connect(str(db_path), read_only=True) as con:
+        with duckdb.connect(str(db_path)) as con:  # one connection for the gate, the digests and the metrics
+            checks = gate(con, result.run_id, year, config)
+            _log_quality(log, result, year, checks)
+            fail_closed(checks)  # an error-severity failure stops the run here: the year is not done
             digests = year_digests(con, [year])[year]
-        previous = inputs.year_hash(year, compiled, previous)
-        done = store.complete(year, result.run_id, previous, inputs, compiled, digests,
-                              {c.check: c.status for c in checks})
-        log.info("checkpoint_written", f"{year}: checkpoint {done}", console=False, year=year, path=str(done),
-                 input_hash=previous, row_counts={table: count for table, (count, _) in digests.items()})
-        outcome = _record_year(result, db_path, year, round(time.monotonic() - began, 3))
+            previous = inputs.year_hash(year, compiled, previous)
+            done = store.complete(year, result.run_id, previous, inputs, compiled, digests,
+                                  {c.check: c.status for c in checks})
+            log.info("checkpoint_written", f"{year}: checkpoint {done}", console=False, year=year, path=str(done),
+                     input_hash=previous, row_counts={table: count for table, (count, _) in digests.items()})
+            outcome = _record_year(result, con, year, round(time.monotonic() - began, 3))
         log.info("year_finished", format_year_line(outcome), year=year, seconds=outcome.seconds,
                  metrics=outcome.metrics, quality={c.check: c.status for c in checks})
         write_summary(result, summary_path)
 
 
-def _record_year(result: RunResult, db_path: Path, year: int, seconds: float, skipped: bool = False) -> YearOutcome:
+def _record_year(result: RunResult, con: duckdb.DuckDBPyConnection, year: int, seconds: float,
+                 skipped: bool = False) -> YearOutcome:
     """The year's metrics and the run's row totals, into the result (a skipped year is read from the database)."""
-    with duckdb.connect(str(db_path), read_only=True) as con:
-        outcome = YearOutcome(year=year, seconds=seconds, metrics=year_metrics(con, year), skipped=skipped)
-        result.total_rows = row_counts(con)
+    outcome = YearOutcome(year=year, seconds=seconds, metrics=year_metrics(con, year), skipped=skipped)
+    result.total_rows = row_counts(con)
     result.years.append(outcome)
     (result.years_skipped if skipped else result.years_processed).append(year)
     return outcome

@@ -231,11 +231,10 @@ def _hint(check: Check, year: int) -> str:
     return f"{check.hint.replace('YEAR', str(year))}; then `planwise run --resume` with the run's arguments"
 
 
-def gate(db_path, run_id: str, year: int, config: SimulationConfig) -> list[CheckResult]:
+def gate(con: duckdb.DuckDBPyConnection, run_id: str, year: int, config: SimulationConfig) -> list[CheckResult]:
     """Evaluate one year's checks and append them to dq_results; `fail_closed` then decides."""
-    with duckdb.connect(str(db_path)) as con:
-        results = evaluate(con, run_id, year, config)
-        record(con, results)
+    results = evaluate(con, run_id, year, config)
+    record(con, results)
     return results
 
 

@@ -5,17 +5,20 @@ inside one process the manifest is reused while the project's files are unchange
 import json
 from pathlib import Path
 
+import duckdb
+
 from navigator_orchestrator.dbt_runner import DbtRunner, parse_cache_dir
 from pytest_planwise.commands import copy_dbt_project, planwise_command
 from pytest_planwise.runs import census_file
 
 
-def run(tmp_path: Path, census: Path, project: Path, name: str, cache: Path) -> tuple[dict, dict, str]:
+def run(tmp_path: Path, census: Path, project: Path, name: str, cache: Path,
+        threads: int = 1) -> tuple[dict, dict, str]:
     """One 1-year run in its own folder; returns its dbt_parsed log line, summary and dbt.log text."""
     folder = tmp_path / name
     folder.mkdir()
     done = planwise_command(["run", "--years", "2025", "--census", census, "--db", folder / "simulation.duckdb",
-                             "--dbt-project", project, "--threads", "1"], folder,
+                             "--dbt-project", project, "--threads", str(threads)], folder,
                             {"PLANWISE_PARSE_CACHE": str(cache)})
     assert done.returncode == 0, done.stderr
     (summary_path,) = (folder / "artifacts" / "runs").glob("*/summary.json")
@@ -72,3 +75,20 @@ def test_one_process_reuses_its_manifest_until_a_file_changes(tmp_path, monkeypa
     runners[2].parse()
     assert runners[2].parse_info["source"].startswith("partial parse")
     assert runners[2]._manifest is not runners[0]._manifest
+
+
+def test_copies_of_the_project_share_the_cache_and_read_their_own_seeds(tmp_path, planwise_root):
+    """A second copy of the project (another folder, another --threads) reuses the first copy's parse, and its
+    seeds come from its own files: the first copy's seed was edited after its parse and must not leak in."""
+    census = census_file(planwise_root, 300, 42)
+    cache = tmp_path / "cache"
+    first = copy_dbt_project(tmp_path / "a")
+    run(tmp_path, census, first, "first", cache)
+    seed = first / "seeds" / "config_job_levels.csv"
+    seed.write_text(seed.read_text().replace("1,Staff,56000,80000", "1,Staff,5600,8000"))
+    second = copy_dbt_project(tmp_path / "b")
+    parsed, summary, _ = run(tmp_path, census, second, "second", cache, threads=2)
+    assert parsed["source"] == "partial parse, no changes", parsed
+    with duckdb.connect(str(tmp_path / "second" / "simulation.duckdb"), read_only=True) as con:
+        assert con.execute("select min_compensation from config_job_levels where level_id = 1").fetchone() == (56000,)
+    assert summary["status"] == "success"

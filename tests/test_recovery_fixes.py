@@ -29,6 +29,7 @@ import pytest
 
 from navigator_orchestrator import paths
 from navigator_orchestrator.digest import year_digests
+from navigator_orchestrator.locking import file_lock
 from pytest_planwise.commands import copy_dbt_project
 from pytest_planwise.runs import census_file
 
@@ -187,10 +188,21 @@ def edit(path: Path, old: str, new: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def template(tmp_path_factory, planwise_root) -> dict:
+def template(planwise_root) -> dict:
     """A project root with a completed 5-year run of 200 people (its checkpoints) and three backups: the
-    oldest holds 2025-2027 only (the run was extended with --resume), the other two the 5-year database."""
-    root = tmp_path_factory.mktemp("recovery_template")
+    oldest holds 2025-2027 only (the run was extended with --resume), the other two the 5-year database.
+    Built once per session under the session root (the first xdist worker builds it, the others wait)."""
+    root = planwise_root / "recovery_template"
+    with file_lock(planwise_root / "recovery_template.lock"):
+        if not (root / "digests.json").exists():
+            shutil.rmtree(root, ignore_errors=True)
+            _build_template(root, planwise_root)
+            (root / "digests.json").write_text(json.dumps(digests(root)))
+    stored = json.loads((root / "digests.json").read_text())
+    return {"root": root, "digests": {int(year): tables for year, tables in stored.items()}}
+
+
+def _build_template(root: Path, planwise_root: Path) -> None:
     ignore = shutil.ignore_patterns("__pycache__")
     shutil.copytree(paths.PROJECT_ROOT / "navigator_orchestrator", root / "navigator_orchestrator", ignore=ignore)
     shutil.copytree(paths.PROJECT_ROOT / "config", root / "config", ignore=ignore)
@@ -205,7 +217,6 @@ def template(tmp_path_factory, planwise_root) -> dict:
     ok(sh(root, "planwise backup create"))
     ok(sh(root, "planwise backup create"))
     assert len(backups(root)) == 3 and done_years(root) == YEARS
-    return {"root": root, "digests": digests(root)}
 
 
 @pytest.fixture
