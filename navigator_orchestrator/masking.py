@@ -69,9 +69,10 @@ def _find_secret_values(environ: Mapping[str, str]) -> list[str]:
     return sorted((v for v in found if len(v) >= MIN_SECRET_LENGTH), key=len, reverse=True)
 
 
-def mask(text: str) -> str:
-    """`text` with every secret replaced by ****; the same text when there is none."""
-    for value in secret_values():
+def mask(text: str, secrets: list[str] | None = None) -> str:
+    """`text` with every secret replaced by ****; the same text when there is none. `secrets`: the environment's
+    `secret_values()`, when the caller masks many strings at once."""
+    for value in secret_values() if secrets is None else secrets:
         text = text.replace(value, MASK)
     text = _URL_PASSWORD.sub(lambda m: m.group("head") + MASK, text)
     return _mask_assignments(text)
@@ -129,16 +130,20 @@ def _bracketed(text: str, start: int) -> int:
     return line_end
 
 
-def mask_data(value: Any, secret: bool = False) -> Any:
+def mask_data(value: Any, secret: bool = False, secrets: list[str] | None = None) -> Any:
     """`mask` applied to a JSON-able structure before it is serialised: every string is masked, and a string held
     under a secret-looking key becomes **** whole, also inside a list or mapping held under one (`secret`).
-    Numbers stay numbers (digests, sizes)."""
+    Numbers stay numbers (digests, sizes). The environment is read once per structure, not once per string (a
+    summary holds thousands: reading os.environ for each was a tenth of a small run)."""
+    if secrets is None:
+        secrets = secret_values()
     if isinstance(value, str):
-        return MASK if secret else mask(value)
+        return MASK if secret else mask(value, secrets)
     if isinstance(value, dict):
-        return {mask(str(key)): mask_data(item, secret or looks_secret(str(key))) for key, item in value.items()}
+        return {mask(str(key), secrets): mask_data(item, secret or looks_secret(str(key)), secrets)
+                for key, item in value.items()}
     if isinstance(value, (list, tuple)):
-        return [mask_data(item, secret) for item in value]
+        return [mask_data(item, secret, secrets) for item in value]
     return value
 
 
