@@ -168,9 +168,11 @@ class DbtRunner:
 
     def run(self, command: str, variables: dict[str, Any], select: str | None = None,
             extra: list[str] | tuple[str, ...] = (), check: bool = True,
-            on_node: OnNode | None = None) -> list[NodeResult]:
+            on_node: OnNode | None = None, label: str | None = None) -> list[NodeResult]:
         """`dbt <command>` (run, seed, build, test) with runtime vars; raises on a failed node when `check`.
-        `on_node` hears of each node as dbt finishes it (dbt's own run_results.json comes only at the end)."""
+        `on_node` hears of each node as dbt finishes it (dbt's own run_results.json comes only at the end).
+        `label` names the command in that error when it is not `command` (RECOVERY.md's symptom for a year's
+        models is `dbt run failed at ...`, also when the first year's `build` loads the seeds with them)."""
         args = ["--vars", json.dumps(variables, sort_keys=True), *_LEAN, *extra]
         if select:
             args += ["--select", select]
@@ -184,7 +186,7 @@ class DbtRunner:
         if check and (failed or not result.success):
             first = failed[0] if failed else None
             where = f"{first.unique_id}: {first.message}" if first else "see the dbt log"
-            raise SimulationError(f"dbt {command} failed at {where}",
+            raise SimulationError(f"dbt {label or command} failed at {where}",
                                   "fix the model or its input, then run the same command with --resume: "
                                   "it skips the years already completed")
         return nodes

@@ -215,7 +215,8 @@ def _masked(echo: Echo) -> Echo:
 
 
 def _run_years(runner: DbtRunner, request: RunRequest, result: RunResult, log: RunLog, summary_path: Path) -> None:
-    """Each year skipped when `--resume` proves its checkpoint, else built (after the seeds), gated, checkpointed."""
+    """Each year skipped when `--resume` proves its checkpoint, else built (the first one with the seeds), gated,
+    checkpointed."""
     config, db_path = request.config, request.db_path
     variables = config.dbt_vars()
     store = Checkpoints(db_path)
@@ -244,7 +245,6 @@ def _run_years(runner: DbtRunner, request: RunRequest, result: RunResult, log: R
         runner.parse()
         info = runner.parse_info
         log.info("dbt_parsed", f"dbt: {info['source']} ({info['seconds']:.1f}s)", console=False, **info)
-        runner.run("seed", variables, extra=["--full-refresh"])
     else:
         _drop_years_after(db_path, config.end_year)  # as a run of exactly these years would have left it
     previous = FIRST
@@ -264,6 +264,11 @@ def _run_years(runner: DbtRunner, request: RunRequest, result: RunResult, log: R
 
         def model_finished(node: NodeResult, year: int = year) -> None:
             model = node.unique_id.rsplit(".", 1)[-1]
+            if node.unique_id.startswith("seed."):  # loaded with the first year built (see below)
+                log.event("seed_finished", f"seed {model} {node.status} in {node.seconds:.2f}s",
+                          "INFO" if node.status == "success" else "ERROR", console=False, seed=model,
+                          status=node.status, seconds=node.seconds)
+                return
             result.models.append({"year": year, "model": model, "status": node.status, "seconds": node.seconds})
             log.event("model_finished", f"{year}: {model} {node.status} in {node.seconds:.2f}s",
                       {"success": "INFO", "skipped": "WARNING"}.get(node.status, "ERROR"), console=False, year=year,
@@ -271,7 +276,13 @@ def _run_years(runner: DbtRunner, request: RunRequest, result: RunResult, log: R
 
         # the first simulated year rebuilds the year-keyed tables from scratch (new columns, stale years gone)
         extra = ["--full-refresh"] if year == config.start_year else []
-        compiled = compiled_sql(year, command="run", extra=extra, on_node=model_finished)
+        # the first year built loads the seeds in the same invocation (`build` of seeds and models: one dbt start-up
+        # fewer per run); seeds replace their tables whole on every load (`+full_refresh` in dbt_project.yml)
+        if year == rebuilt[0]:
+            command, extra = "build", [*extra, "--resource-type", "seed", "--resource-type", "model"]
+        else:
+            command = "run"
+        compiled = compiled_sql(year, command=command, extra=extra, on_node=model_finished, label="run")
         with duckdb.connect(str(db_path)) as con:  # one connection for the gate, the digests and the metrics
             checks = gate(con, result.run_id, year, config)
             _log_quality(log, result, year, checks)
