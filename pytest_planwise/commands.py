@@ -1,7 +1,9 @@
 """The project's commands as a user types them, in a child process: `planwise ...` and plain `dbt ...` from dbt/.
 
 Both drop DB_PATH/PLANWISE_DB_PATH inherited from the test environment (a test names its database), and plain
-dbt writes its target and logs under the folder the test gives, never into the checkout.
+dbt writes its target and logs under the folder the test gives, never into the checkout. `planwise` children
+come from this test process's fork server (`forkserver.py`: real processes that skip the 2 s dbt import); one
+that must see another PYTHONPATH is started by exec, as the server's imports would not be its own.
 """
 
 from __future__ import annotations
@@ -9,41 +11,163 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
+import socket
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 from navigator_orchestrator.paths import DBT_DIR
 
-_INHERITED = ("DB_PATH", "PLANWISE_DB_PATH", "LOG_LEVEL")
+_INHERITED = ("DB_PATH", "PLANWISE_DB_PATH", "LOG_LEVEL", "PLANWISE_TEST_FAULT", "PLANWISE_TEST_KILL")
 
 
-def _environment(extra: dict[str, str] | None) -> dict[str, str]:
+def command_environment(extra: dict[str, str | None] | None) -> dict[str, str]:
+    """The test's environment without what a test must name itself; `extra` sets variables (None unsets one)."""
     base = {k: v for k, v in os.environ.items() if k not in _INHERITED}
-    return {**base, "DBT_SEND_ANONYMOUS_USAGE_STATS": "false", **(extra or {})}
+    merged = {**base, "DBT_SEND_ANONYMOUS_USAGE_STATS": "false", **(extra or {})}
+    return {k: v for k, v in merged.items() if v is not None}
 
 
-def planwise_command(args: list, cwd: Path, env: dict[str, str] | None = None,
+def planwise_command(args: list, cwd: Path, env: dict[str, str | None] | None = None,
                      timeout: float = 600) -> subprocess.CompletedProcess:
     """`python -m navigator_orchestrator.cli <args>` in `cwd`, output captured."""
-    return subprocess.run([sys.executable, "-m", "navigator_orchestrator.cli", *map(str, args)], cwd=cwd,
-                          env=_environment(env), capture_output=True, text=True, timeout=timeout, check=False)
+    process = planwise_process(args, cwd, env)
+    try:
+        stdout, stderr = process.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+        raise
+    return subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)
 
 
-def planwise_process(args: list, cwd: Path, env: dict[str, str] | None = None,
-                     new_session: bool = False) -> subprocess.Popen:
+def planwise_process(args: list, cwd: Path, env: dict[str, str | None] | None = None,
+                     new_session: bool = False) -> subprocess.Popen | ForkedProcess:
     """The same command started in the background, for tests that signal or kill it mid-run; `new_session`
     makes it lead its own process group, so the test can kill it with every worker it started (os.killpg)."""
-    return subprocess.Popen([sys.executable, "-m", "navigator_orchestrator.cli", *map(str, args)], cwd=cwd,
-                            env=_environment(env), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            start_new_session=new_session)
+    argv = [str(arg) for arg in args]
+    environment = command_environment(env)
+    server = _ForkServer.get()
+    if environment.get("PYTHONPATH") != server.pythonpath:
+        return subprocess.Popen([sys.executable, "-m", "navigator_orchestrator.cli", *argv], cwd=cwd,
+                                env=environment, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                start_new_session=new_session)
+    return ForkedProcess(server, argv, Path(cwd), environment, new_session)
+
+
+class _ForkServer:
+    """This process's fork server, started on first use; one request at a time, exits reported by a thread."""
+
+    _instance: _ForkServer | None = None
+    _guard = threading.Lock()
+
+    def __init__(self) -> None:
+        self.pythonpath = os.environ.get("PYTHONPATH")  # what the server's imports are made with
+        self._control, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        self.process = subprocess.Popen([sys.executable, "-m", "pytest_planwise.forkserver", str(theirs.fileno())],
+                                        pass_fds=(theirs.fileno(),), stdin=subprocess.DEVNULL)
+        theirs.close()
+        self._lock = threading.Lock()
+        self._changed = threading.Condition()
+        self._pids: list[int] = []
+        self._exits: dict[int, int] = {}
+        threading.Thread(target=self._listen, daemon=True).start()
+
+    @classmethod
+    def get(cls) -> _ForkServer:
+        with cls._guard:
+            if cls._instance is None or cls._instance.process.poll() is not None:
+                cls._instance = cls()
+            return cls._instance
+
+    def _listen(self) -> None:
+        while message := self._control.recv(1 << 16):
+            reply = json.loads(message)
+            with self._changed:
+                if "pid" in reply:
+                    self._pids.append(reply["pid"])
+                else:
+                    self._exits[reply["exit"]] = reply["code"]
+                self._changed.notify_all()
+
+    def start(self, request: dict, stdout: int, stderr: int) -> int:
+        with self._lock, self._changed:
+            socket.send_fds(self._control, [json.dumps(request).encode()], [stdout, stderr])
+            if not self._changed.wait_for(lambda: self._pids, timeout=60):
+                raise RuntimeError("the planwise fork server did not start the command within 60 s")
+            return self._pids.pop(0)
+
+    def exit_code(self, pid: int, timeout: float | None) -> int | None:
+        with self._changed:
+            self._changed.wait_for(lambda: pid in self._exits, timeout=timeout)
+            return self._exits.get(pid)
+
+
+class ForkedProcess:
+    """A `planwise` child forked by the server, with the part of Popen's interface the tests use. Its stdout
+    and stderr are pipes, read to the end by a thread each (so a chatty child never blocks on a full pipe)."""
+
+    def __init__(self, server: _ForkServer, argv: list[str], cwd: Path, env: dict[str, str],
+                 new_session: bool) -> None:
+        self.args = [sys.executable, "-m", "navigator_orchestrator.cli", *argv]
+        self._server = server
+        pipes = [os.pipe(), os.pipe()]
+        try:
+            self.pid = server.start({"argv": argv, "cwd": str(cwd), "env": env, "new_session": new_session},
+                                    pipes[0][1], pipes[1][1])
+        finally:
+            for _, write_end in pipes:
+                os.close(write_end)
+        self.returncode: int | None = None
+        self._output = ["", ""]
+        self._readers = [threading.Thread(target=self._read, args=(index, read_end), daemon=True)
+                         for index, (read_end, _) in enumerate(pipes)]
+        for reader in self._readers:
+            reader.start()
+
+    def _read(self, index: int, fd: int) -> None:
+        with open(fd, encoding="utf-8", errors="replace") as stream:
+            self._output[index] = stream.read()
+
+    def poll(self) -> int | None:
+        if self.returncode is None:
+            self.returncode = self._server.exit_code(self.pid, timeout=0)
+        return self.returncode
+
+    def wait(self, timeout: float | None = None) -> int:
+        if self.returncode is None:
+            self.returncode = self._server.exit_code(self.pid, timeout)
+            if self.returncode is None:
+                raise subprocess.TimeoutExpired(self.args, timeout)
+        return self.returncode
+
+    def send_signal(self, sent: int) -> None:
+        if self.poll() is None:
+            os.kill(self.pid, sent)
+
+    def kill(self) -> None:
+        self.send_signal(signal.SIGKILL)
+
+    def terminate(self) -> None:
+        self.send_signal(signal.SIGTERM)
+
+    def communicate(self, timeout: float | None = None) -> tuple[str, str]:
+        """(stdout, stderr) once the child has ended (and every process it left holding them)."""
+        self.wait(timeout)
+        for reader in self._readers:
+            reader.join(timeout)
+            if reader.is_alive():
+                raise subprocess.TimeoutExpired(self.args, timeout)
+        return self._output[0], self._output[1]
 
 
 def plain_dbt(*args: str, db: Path, work: Path, project: Path = DBT_DIR) -> subprocess.CompletedProcess:
     """`dbt <args>` run from the project folder with DB_PATH pointing at `db`; target and logs under `work`."""
     dbt = shutil.which("dbt") or str(Path(sys.executable).parent / "dbt")
     return subprocess.run([dbt, *args, "--target-path", str(work / "target"), "--log-path", str(work / "logs")],
-                          cwd=project, env=_environment({"DB_PATH": str(db)}), capture_output=True, text=True)
+                          cwd=project, env=command_environment({"DB_PATH": str(db)}), capture_output=True, text=True)
 
 
 def copy_dbt_project(destination: Path) -> Path:

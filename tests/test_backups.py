@@ -12,7 +12,6 @@ import hashlib
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import duckdb
@@ -28,14 +27,13 @@ from navigator_orchestrator.config import SimulationConfig, render_yaml
 from navigator_orchestrator.digest import marts_digest
 from navigator_orchestrator.errors import BackupError
 from navigator_orchestrator.locking import run_lock
+from pytest_planwise.commands import planwise_command
 
 SMALL = dict(years="2025-2025", employees=300)
 
 
 def cli(args: list, cwd: Path, **env: str) -> subprocess.CompletedProcess:
-    base = {k: v for k, v in os.environ.items() if k not in ("DB_PATH", "PLANWISE_DB_PATH", backup.FAULT_ENV)}
-    return subprocess.run([sys.executable, "-m", "navigator_orchestrator.cli", *map(str, args)], cwd=cwd,
-                          env={**base, **env}, capture_output=True, text=True, timeout=600)
+    return planwise_command(args, cwd, env)
 
 
 def sha256(path: Path) -> str:

@@ -10,11 +10,9 @@ from __future__ import annotations
 
 import csv
 import hashlib
-import os
 import re
 import shutil
 import subprocess
-import sys
 from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -24,6 +22,7 @@ import pytest
 
 from navigator_orchestrator.census import generate_census
 from navigator_orchestrator.config import render_yaml
+from pytest_planwise.commands import planwise_command
 
 SMALL_CENSUS = 300
 
@@ -33,10 +32,7 @@ SMALL_CENSUS = 300
 
 def cli(args: list[str], cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
     """`planwise ...` exactly as a user runs it, without any DB_PATH inherited from the test environment."""
-    base = {k: v for k, v in os.environ.items() if k not in ("DB_PATH", "PLANWISE_DB_PATH")}
-    base.update(env or {})
-    return subprocess.run([sys.executable, "-m", "navigator_orchestrator.cli", *map(str, args)],
-                          cwd=cwd, env=base, capture_output=True, text=True, timeout=600, check=False)
+    return planwise_command(args, cwd, env)
 
 
 def default_config(folder: Path) -> Path:

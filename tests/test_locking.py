@@ -25,23 +25,17 @@ from navigator_orchestrator.config import render_yaml
 from navigator_orchestrator.digest import marts_digest
 from navigator_orchestrator.errors import LockError
 from navigator_orchestrator.locking import lock_path, run_lock
-
-COMMAND = [sys.executable, "-m", "navigator_orchestrator.cli"]
-
-
-def environment(**extra: str) -> dict[str, str]:
-    base = {k: v for k, v in os.environ.items() if k not in ("DB_PATH", "PLANWISE_DB_PATH", backup.FAULT_ENV)}
-    return {**base, **extra}
-
+from pytest_planwise.commands import command_environment, planwise_command, planwise_process
 
 def cli(args: list, cwd: Path, **env: str) -> subprocess.CompletedProcess:
-    return subprocess.run([*COMMAND, *map(str, args)], cwd=cwd, env=environment(**env), capture_output=True,
-                          text=True, timeout=600)
+    return planwise_command(args, cwd, env)
 
 
 def start(args: list, cwd: Path, **env: str) -> subprocess.Popen:
-    return subprocess.Popen([*COMMAND, *map(str, args)], cwd=cwd, env=environment(**env), text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    """A child started by exec, whose stderr the test reads while it runs (the fork server's children write
+    theirs to a file)."""
+    return subprocess.Popen([sys.executable, "-m", "navigator_orchestrator.cli", *map(str, args)], cwd=cwd,
+                            env=command_environment(env), text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 
 
 def run_args(tmp_path: Path, db: Path, employees: int = 300, years: str = "2025-2025") -> list:
@@ -86,7 +80,7 @@ def test_a_second_run_on_the_same_database_fails_fast_naming_the_first(planwise_
     assert base.status == "success", base.stderr
     db = planwise_isolated_db(base)
     args = run_args(tmp_path, db, employees=5000, years="2025-2029")
-    first = start(args, tmp_path)
+    first = planwise_process(args, tmp_path)
     try:
         holder = wait_for_holder(db, first.pid)
         began = time.monotonic()

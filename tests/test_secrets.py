@@ -15,7 +15,6 @@ import hashlib
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import duckdb
@@ -26,6 +25,7 @@ from hypothesis import strategies as st
 from navigator_orchestrator.census import generate_census
 from navigator_orchestrator.config import SimulationConfig, render_yaml
 from navigator_orchestrator.masking import MASK, looks_secret, mask, mask_data, secret_values
+from pytest_planwise.commands import planwise_command
 
 TOKEN = "sk-live-abcdef123456"
 DB_PASSWORD = "hunter2pass"
@@ -132,9 +132,7 @@ def test_a_secret_environment_value_never_survives_masking(secret, before, after
 
 
 def cli(args: list, cwd: Path, **env: str) -> subprocess.CompletedProcess:
-    base = {k: v for k, v in os.environ.items() if k not in ("DB_PATH", "PLANWISE_DB_PATH", "PLANWISE_API_TOKEN")}
-    return subprocess.run([sys.executable, "-m", "navigator_orchestrator.cli", *map(str, args)], cwd=cwd,
-                          env={**base, **env}, capture_output=True, text=True, timeout=600)
+    return planwise_command(args, cwd, {"PLANWISE_API_TOKEN": None, **env})
 
 
 def files(root: Path) -> dict[Path, str]:

@@ -1,0 +1,86 @@
+"""Child processes of the CLI without paying dbt's import each time: a fork server for the plugin's commands.
+
+A test that starts `python -m navigator_orchestrator.cli ...` waits about 2 s of every child for Python to import
+dbt before the CLI does anything. This server (one per test process, started on first use) imports dbt and
+DuckDB once, then forks a child per command. Each child is a real process with its own pid, working directory,
+environment, stdout and stderr pipes, signals and exit code; it runs the CLI module as `python -m` does
+(`runpy`, `__main__`, `sys.path[0]` = its working directory) and leaves through the interpreter's normal exit.
+Nothing of the CLI's own package is imported before the fork, and no dbt invocation has run in the server: every
+child starts dbt cold, exactly like a fresh process, only without the import. What children share is what a
+fork shares: the server's interpreter start-up (its PYTHONPATH, hence the client's check, and its str hash seed).
+
+Protocol: one SOCK_SEQPACKET message per request, {"argv", "cwd", "env", "new_session"} with the write ends of
+the child's stdout and stderr pipes attached (SCM_RIGHTS); the server answers {"pid"} once the child is set up
+and {"exit": pid, "code"} when it ends (`code` as subprocess gives it: negative for a signal).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import runpy
+import select
+import signal
+import socket
+import sys
+
+_CLI = "navigator_orchestrator.cli"
+
+
+def serve(control: socket.socket) -> None:
+    """Fork a child per request until the client closes its end; report every child's exit."""
+    import dbt.cli.main  # noqa: F401 - the import every child would otherwise repeat
+    import duckdb  # noqa: F401
+
+    children: set[int] = set()
+    while True:
+        readable, _, _ = select.select([control], [], [], 0.02)
+        if readable:
+            message, streams, _, _ = socket.recv_fds(control, 1 << 20, 2)
+            if not message:
+                return
+            ready, set_up = os.pipe()
+            pid = os.fork()
+            if pid == 0:
+                os.close(ready)
+                control.close()
+                _child(json.loads(message), streams, set_up)  # never returns: the child leaves through SystemExit
+            for fd in (set_up, *streams):
+                os.close(fd)
+            os.read(ready, 1)  # like Popen, answer once the child has its session, folder and streams
+            os.close(ready)
+            children.add(pid)
+            control.send(json.dumps({"pid": pid}).encode())
+        for pid in list(children):
+            done, status = os.waitpid(pid, os.WNOHANG)
+            if done:
+                children.discard(pid)
+                control.send(json.dumps({"exit": pid, "code": os.waitstatus_to_exitcode(status)}).encode())
+
+
+def _child(request: dict, streams: list[int], set_up: int) -> None:
+    """Become the command: session, directory, environment, standard streams, then the CLI as `python -m`."""
+    if request["new_session"]:
+        os.setsid()
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    os.chdir(request["cwd"])
+    os.environ.clear()
+    os.environ.update(request["env"])
+    devnull = os.open(os.devnull, os.O_RDONLY)
+    for fd, source in ((0, devnull), (1, streams[0]), (2, streams[1])):
+        os.dup2(source, fd)
+        os.close(source)
+    sys.stdin = open(0, "r", closefd=False)
+    sys.stdout = open(1, "w", closefd=False)
+    sys.stderr = open(2, "w", buffering=1, closefd=False)
+    sys.argv = ["-m", *request["argv"]]
+    sys.path[0] = os.getcwd()
+    os.write(set_up, b"1")
+    os.close(set_up)
+    runpy.run_module(_CLI, run_name="__main__", alter_sys=True)
+    sys.exit(0)
+
+
+if __name__ == "__main__":
+    serve(socket.socket(fileno=int(sys.argv[1])))

@@ -1,0 +1,53 @@
+"""The plugin's `planwise` children (pytest_planwise.commands): forked by the fork server, they must behave as
+processes a user starts. Each test here would fail if a child were the test process itself, shared its working
+directory or environment, or ran the server's imports when it was given another PYTHONPATH."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+
+from navigator_orchestrator import paths
+from navigator_orchestrator.census import generate_census
+from pytest_planwise.commands import ForkedProcess, planwise_command, planwise_process
+
+
+def test_a_child_is_its_own_process_with_its_own_folder_environment_and_exit_code(tmp_path):
+    (tmp_path / ".env").write_text(f"DB_PATH={tmp_path / 'from_dotenv.duckdb'}\n")
+    done = planwise_command(["check", "--years", "2025"], tmp_path, {"PLANWISE_TEST_FAULT": "backup:enospc"})
+    assert done.returncode == 2, done.stderr
+    assert f"no database at {tmp_path / 'from_dotenv.duckdb'}" in done.stderr  # the child's cwd read .env
+    assert "DB_PATH" not in os.environ or os.environ["DB_PATH"] != str(tmp_path / "from_dotenv.duckdb")
+    assert "PLANWISE_TEST_FAULT" not in os.environ  # set for the child only
+
+    running = planwise_process(["run", "--years", "2025-2025", "--census", tmp_path / "missing.parquet", "--db",
+                                tmp_path / "sim.duckdb"], tmp_path)
+    assert isinstance(running, ForkedProcess) and running.pid != os.getpid()
+    running.wait(timeout=120)
+    assert running.returncode == 2 and "missing.parquet" in running.communicate()[1]
+
+
+def test_a_sigkilled_child_reports_the_signal_like_subprocess(tmp_path):
+    census = generate_census(50, 1, tmp_path / "census.parquet")
+    running = planwise_process(["run", "--years", "2025-2025", "--db", tmp_path / "sim.duckdb", "--census", census],
+                               tmp_path, new_session=True)
+    assert running.poll() is None
+    os.killpg(running.pid, signal.SIGKILL)  # its own session: the group is the child alone
+    assert running.wait(timeout=60) == -signal.SIGKILL
+
+
+def test_another_pythonpath_gets_a_process_of_its_own_imports(tmp_path):
+    """The server imported from this process's PYTHONPATH; a child that must import a copy is started by exec."""
+    copy = tmp_path / "copy"
+    shutil.copytree(paths.PROJECT_ROOT / "navigator_orchestrator", copy / "navigator_orchestrator",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    cli = copy / "navigator_orchestrator" / "cli.py"
+    cli.write_text(cli.read_text().replace("PlanWise Navigator: multi-year", "The copy's planwise: multi-year"))
+    mine = planwise_command(["--help"], tmp_path)
+    theirs = planwise_process(["--help"], tmp_path, {"PYTHONPATH": str(copy)})
+    assert isinstance(theirs, subprocess.Popen)
+    stdout, _ = theirs.communicate(timeout=60)
+    assert mine.returncode == 0 and "PlanWise Navigator: multi-year" in mine.stdout
+    assert theirs.returncode == 0 and "The copy's planwise: multi-year" in stdout
