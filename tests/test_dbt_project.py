@@ -33,3 +33,25 @@ def test_plain_dbt_run_of_one_model_with_vars(planwise_run, planwise_isolated_db
         start, growth = con.execute("select start_headcount, target_net_growth from int_workforce_needs "
                                     "where simulation_year = 2026").fetchone()
     assert growth == int((Decimal(start) * Decimal("0.10")).quantize(Decimal(1), ROUND_HALF_UP))
+
+
+def test_a_model_that_changed_kind_replaces_the_old_relation(planwise_run, planwise_isolated_db, tmp_path):
+    """A database built before a model changed kind (int_merit_events a table, int_hiring_events a view): the next
+    build replaces each with the model's kind, where DuckDB's `create or replace` alone would fail ('Existing
+    object ... is of type Table, trying to replace with type View'), and rebuilds the year identically."""
+    db = planwise_isolated_db(planwise_run(years="2025-2026", employees=1000))
+    with duckdb.connect(str(db)) as con:
+        before = marts_digest(con, 2026)
+        con.execute("create table old_merit as select * from int_merit_events")
+        con.execute("drop view int_merit_events")
+        con.execute("alter table old_merit rename to int_merit_events")
+        con.execute("create table old_hiring as select * from int_hiring_events")
+        con.execute("drop table int_hiring_events")
+        con.execute("create view int_hiring_events as select * from old_hiring")
+    done = plain_dbt("run", "--vars", "{simulation_year: 2026}", db=db, work=tmp_path)
+    assert done.returncode == 0, done.stdout[-3000:]
+    with duckdb.connect(str(db), read_only=True) as con:
+        kinds = dict(con.execute("select table_name, table_type from information_schema.tables "
+                                 "where table_name in ('int_merit_events', 'int_hiring_events')").fetchall())
+        assert kinds == {"int_merit_events": "VIEW", "int_hiring_events": "BASE TABLE"}
+        assert marts_digest(con, 2026) == before

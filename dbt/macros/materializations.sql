@@ -11,22 +11,35 @@
 #}
 
 {% materialization simulation_table, adapter='duckdb' %}
-  {{ return(_build_relation('table', replace=true)) }}
+  {{ return(_build_relation('table', replace=true, existing=_existing())) }}
 {% endmaterialization %}
 
 {% materialization simulation_view, adapter='duckdb' %}
-  {{ return(_build_relation('view', replace=true)) }}
+  {{ return(_build_relation('view', replace=true, existing=_existing())) }}
 {% endmaterialization %}
 
 {% materialization year_slice, adapter='duckdb' %}
-  {%- set existing = adapter.get_relation(database=this.database, schema=this.schema, identifier=this.identifier) -%}
-  {{ return(_build_relation('table', replace=existing is none or should_full_refresh())) }}
+  {%- set existing = _existing() -%}
+  {%- set replace = existing is none or existing.type != 'table' or should_full_refresh() -%}
+  {{ return(_build_relation('table', replace=replace, existing=existing)) }}
 {% endmaterialization %}
 
-{# The shared body: hooks around one statement (create or replace, or clear the years and append), one commit. #}
-{% macro _build_relation(kind, replace) %}
+{# The model's relation in the database, from dbt's relation cache (no query). #}
+{% macro _existing() %}
+  {{ return(adapter.get_relation(database=this.database, schema=this.schema, identifier=this.identifier)) }}
+{% endmacro %}
+
+{#
+  The shared body: hooks around one statement (create or replace, or clear the years and append), one commit.
+  A relation of the other kind under the model's name (a database built when the model was a table, now a view,
+  or the reverse) is dropped first: DuckDB's `create or replace` does not replace a table by a view.
+#}
+{% macro _build_relation(kind, replace, existing) %}
   {%- set target = this.incorporate(type=kind) -%}
   {{ run_hooks(pre_hooks) }}
+  {% if existing is not none and existing.type != kind %}
+    {% do adapter.drop_relation(existing) %}
+  {% endif %}
   {% if replace %}
     {% call statement('main') -%}
       create or replace {{ kind }} {{ target }} as (
