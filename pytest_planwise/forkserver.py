@@ -59,14 +59,8 @@ def serve(control: socket.socket) -> None:
 
 
 def _child(request: dict, streams: list[int], set_up: int) -> None:
-    """Become the command: session, directory, environment, standard streams, then the CLI as `python -m`."""
-    if request["new_session"]:
-        os.setsid()
-    signal.signal(signal.SIGINT, signal.default_int_handler)
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    os.chdir(request["cwd"])
-    os.environ.clear()
-    os.environ.update(request["env"])
+    """Become the command: standard streams (first, so that any failure below is in its stderr), session,
+    directory, environment, then the CLI as `python -m`."""
     devnull = os.open(os.devnull, os.O_RDONLY)
     for fd, source in ((0, devnull), (1, streams[0]), (2, streams[1])):
         os.dup2(source, fd)
@@ -74,6 +68,13 @@ def _child(request: dict, streams: list[int], set_up: int) -> None:
     sys.stdin = open(0, "r", closefd=False)
     sys.stdout = open(1, "w", closefd=False)
     sys.stderr = open(2, "w", buffering=1, closefd=False)
+    if request["new_session"]:
+        os.setsid()
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    os.chdir(request["cwd"])
+    os.environ.clear()
+    os.environ.update(request["env"])
     sys.argv = ["-m", *request["argv"]]
     sys.path[0] = os.getcwd()
     os.write(set_up, b"1")

@@ -51,3 +51,8 @@ def test_another_pythonpath_gets_a_process_of_its_own_imports(tmp_path):
     stdout, _ = theirs.communicate(timeout=60)
     assert mine.returncode == 0 and "PlanWise Navigator: multi-year" in mine.stdout
     assert theirs.returncode == 0 and "The copy's planwise: multi-year" in stdout
+
+
+def test_a_child_that_cannot_start_says_why_in_its_own_stderr(tmp_path):
+    done = planwise_command(["--help"], tmp_path / "no_such_folder")
+    assert done.returncode == 1 and f"No such file or directory: '{tmp_path / 'no_such_folder'}'" in done.stderr
