@@ -27,13 +27,14 @@ from navigator_orchestrator.errors import LockError
 from navigator_orchestrator.locking import lock_path, run_lock
 from pytest_planwise.commands import command_environment, planwise_command, planwise_process
 
+
 def cli(args: list, cwd: Path, **env: str) -> subprocess.CompletedProcess:
     return planwise_command(args, cwd, env)
 
 
 def start(args: list, cwd: Path, **env: str) -> subprocess.Popen:
-    """A child started by exec, whose stderr the test reads while it runs (the fork server's children write
-    theirs to a file)."""
+    """A child started by exec, whose stderr the test reads line by line while it runs (a fork server child's
+    output is read whole, once it has ended)."""
     return subprocess.Popen([sys.executable, "-m", "navigator_orchestrator.cli", *map(str, args)], cwd=cwd,
                             env=command_environment(env), text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 
