@@ -2,8 +2,8 @@
 
 Both drop DB_PATH/PLANWISE_DB_PATH inherited from the test environment (a test names its database), and plain
 dbt writes its target and logs under the folder the test gives, never into the checkout. `planwise` children
-come from this test process's fork server (`forkserver.py`: real processes that skip the 2 s dbt import); one
-that must see another PYTHONPATH is started by exec, as the server's imports would not be its own.
+come from this test process's fork server (`forkserver.py`: real processes that skip the 2 s dbt import; one whose
+PYTHONPATH shadows a module the server imported execs a fresh interpreter).
 """
 
 from __future__ import annotations
@@ -44,17 +44,11 @@ def planwise_command(args: list, cwd: Path, env: dict[str, str | None] | None = 
 
 
 def planwise_process(args: list, cwd: Path, env: dict[str, str | None] | None = None,
-                     new_session: bool = False) -> subprocess.Popen | ForkedProcess:
+                     new_session: bool = False) -> ForkedProcess:
     """The same command started in the background, for tests that signal or kill it mid-run; `new_session`
     makes it lead its own process group, so the test can kill it with every worker it started (os.killpg)."""
-    argv = [str(arg) for arg in args]
-    environment = command_environment(env)
-    server = _ForkServer.get()
-    if environment.get("PYTHONPATH") != server.pythonpath:
-        return subprocess.Popen([sys.executable, "-m", "navigator_orchestrator.cli", *argv], cwd=cwd,
-                                env=environment, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                                start_new_session=new_session)
-    return ForkedProcess(server, argv, Path(cwd), environment, new_session)
+    return ForkedProcess(_ForkServer.get(), [str(arg) for arg in args], Path(cwd), command_environment(env),
+                         new_session)
 
 
 class _ForkServer:
@@ -64,7 +58,6 @@ class _ForkServer:
     _guard = threading.Lock()
 
     def __init__(self) -> None:
-        self.pythonpath = os.environ.get("PYTHONPATH")  # what the server's imports are made with
         self._control, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         self.process = subprocess.Popen([sys.executable, "-m", "pytest_planwise.forkserver", str(theirs.fileno())],
                                         pass_fds=(theirs.fileno(),), stdin=subprocess.DEVNULL)

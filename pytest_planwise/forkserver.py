@@ -7,7 +7,11 @@ environment, stdout and stderr pipes, signals and exit code; it runs the CLI mod
 (`runpy`, `__main__`, `sys.path[0]` = its working directory) and leaves through the interpreter's normal exit.
 Nothing of the CLI's own package is imported before the fork, and no dbt invocation has run in the server: every
 child starts dbt cold, exactly like a fresh process, only without the import. What children share is what a
-fork shares: the server's interpreter start-up (its PYTHONPATH, hence the client's check, and its str hash seed).
+fork shares: the server's interpreter start-up (its str hash seed). A child given another PYTHONPATH gets the
+`sys.path` a fresh interpreter would have with it; if one of its folders holds a module the server has already
+imported (which the child would otherwise take from the server), the child execs a fresh interpreter instead:
+the same process, pid and streams, only without the saving. A folder without `__init__.py` (a project's `dbt/`)
+is a namespace portion and shadows no module.
 
 Protocol: one SOCK_SEQPACKET message per request, {"argv", "cwd", "env", "new_session"} with the write ends of
 the child's stdout and stderr pipes attached (SCM_RIGHTS); the server answers {"pid"} once the child is set up
@@ -16,6 +20,7 @@ and {"exit": pid, "code"} when it ends (`code` as subprocess gives it: negative 
 
 from __future__ import annotations
 
+import importlib.machinery
 import json
 import os
 import runpy
@@ -32,6 +37,7 @@ def serve(control: socket.socket) -> None:
     import dbt.cli.main  # noqa: F401 - the import every child would otherwise repeat
     import duckdb  # noqa: F401
 
+    imported = sorted({name.partition(".")[0] for name in sys.modules})
     children: set[int] = set()
     while True:
         readable, _, _ = select.select([control], [], [], 0.02)
@@ -44,7 +50,7 @@ def serve(control: socket.socket) -> None:
             if pid == 0:
                 os.close(ready)
                 control.close()
-                _child(json.loads(message), streams, set_up)  # never returns: the child leaves through SystemExit
+                _child(json.loads(message), streams, set_up, imported)  # never returns: the child leaves through SystemExit
             for fd in (set_up, *streams):
                 os.close(fd)
             os.read(ready, 1)  # like Popen, answer once the child has its session, folder and streams
@@ -58,9 +64,10 @@ def serve(control: socket.socket) -> None:
                 control.send(json.dumps({"exit": pid, "code": os.waitstatus_to_exitcode(status)}).encode())
 
 
-def _child(request: dict, streams: list[int], set_up: int) -> None:
+def _child(request: dict, streams: list[int], set_up: int, imported: list[str]) -> None:
     """Become the command: standard streams (first, so that any failure below is in its stderr), session,
-    directory, environment, then the CLI as `python -m`."""
+    directory, environment, then the CLI as `python -m` (in a fresh interpreter when its PYTHONPATH shadows an
+    imported module)."""
     devnull = os.open(os.devnull, os.O_RDONLY)
     for fd, source in ((0, devnull), (1, streams[0]), (2, streams[1])):
         os.dup2(source, fd)
@@ -75,12 +82,34 @@ def _child(request: dict, streams: list[int], set_up: int) -> None:
     os.chdir(request["cwd"])
     os.environ.clear()
     os.environ.update(request["env"])
-    sys.argv = ["-m", *request["argv"]]
-    sys.path[0] = os.getcwd()
+    search_path = _search_path(request["env"].get("PYTHONPATH"), imported)
     os.write(set_up, b"1")
     os.close(set_up)
+    if search_path is None:
+        os.execv(sys.executable, [sys.executable, "-m", _CLI, *request["argv"]])
+    sys.argv = ["-m", *request["argv"]]
+    sys.path[:] = search_path
     runpy.run_module(_CLI, run_name="__main__", alter_sys=True)
     sys.exit(0)
+
+
+def _search_path(pythonpath: str | None, imported: list[str]) -> list[str] | None:
+    """`sys.path` of `python -m` started here with `pythonpath` (the working directory, its folders, then the
+    interpreter's own), or None when one of its folders that the server did not have holds a module or regular
+    package the server imported."""
+    theirs = _SERVER_PYTHONPATH
+    mine = [entry for entry in (pythonpath or "").split(os.pathsep) if entry]
+    new = [entry for entry in mine if entry not in theirs]
+    for name in imported if new else ():
+        spec = importlib.machinery.PathFinder.find_spec(name, new)
+        if spec is not None and spec.origin is not None:
+            return None
+    return [os.getcwd(), *mine, *_INTERPRETER_PATH]
+
+
+# the server's own start-up: its PYTHONPATH folders, and what the interpreter added after them
+_SERVER_PYTHONPATH = [entry for entry in os.environ.get("PYTHONPATH", "").split(os.pathsep) if entry]
+_INTERPRETER_PATH = sys.path[1 + len(_SERVER_PYTHONPATH):]
 
 
 if __name__ == "__main__":

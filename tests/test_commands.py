@@ -1,13 +1,12 @@
 """The plugin's `planwise` children (pytest_planwise.commands): forked by the fork server, they must behave as
 processes a user starts. Each test here would fail if a child were the test process itself, shared its working
-directory or environment, or ran the server's imports when it was given another PYTHONPATH."""
+directory or environment, or kept the server's imports when its PYTHONPATH shadows them."""
 
 from __future__ import annotations
 
 import os
 import shutil
 import signal
-import subprocess
 
 from navigator_orchestrator import paths
 from navigator_orchestrator.census import generate_census
@@ -38,19 +37,28 @@ def test_a_sigkilled_child_reports_the_signal_like_subprocess(tmp_path):
     assert running.wait(timeout=60) == -signal.SIGKILL
 
 
-def test_another_pythonpath_gets_a_process_of_its_own_imports(tmp_path):
-    """The server imported from this process's PYTHONPATH; a child that must import a copy is started by exec."""
+def test_another_pythonpath_imports_its_own_package(tmp_path):
+    """The CLI's package is not imported by the server: a child given a copy on its PYTHONPATH runs the copy."""
     copy = tmp_path / "copy"
     shutil.copytree(paths.PROJECT_ROOT / "navigator_orchestrator", copy / "navigator_orchestrator",
                     ignore=shutil.ignore_patterns("__pycache__"))
+    (copy / "dbt").mkdir()  # a project's dbt/ folder next to it (no __init__.py): shadows nothing
     cli = copy / "navigator_orchestrator" / "cli.py"
     cli.write_text(cli.read_text().replace("PlanWise Navigator: multi-year", "The copy's planwise: multi-year"))
     mine = planwise_command(["--help"], tmp_path)
-    theirs = planwise_process(["--help"], tmp_path, {"PYTHONPATH": str(copy)})
-    assert isinstance(theirs, subprocess.Popen)
-    stdout, _ = theirs.communicate(timeout=60)
+    theirs = planwise_command(["--help"], tmp_path, {"PYTHONPATH": str(copy)})
     assert mine.returncode == 0 and "PlanWise Navigator: multi-year" in mine.stdout
-    assert theirs.returncode == 0 and "The copy's planwise: multi-year" in stdout
+    assert theirs.returncode == 0 and "The copy's planwise: multi-year" in theirs.stdout, theirs.stderr
+
+
+def test_a_pythonpath_that_shadows_an_imported_module_gets_a_fresh_interpreter(tmp_path):
+    """The server imported `argparse` long before; a child whose PYTHONPATH has its own argparse.py must import it,
+    as a fresh interpreter would (here it stops the child), not keep the server's."""
+    shadow = tmp_path / "shadow"
+    shadow.mkdir()
+    (shadow / "argparse.py").write_text("raise SystemExit('the shadowing argparse.py was imported')\n")
+    done = planwise_command(["--help"], tmp_path, {"PYTHONPATH": str(shadow)})
+    assert done.returncode == 1 and "the shadowing argparse.py was imported" in done.stderr, done.stderr
 
 
 def test_a_child_that_cannot_start_says_why_in_its_own_stderr(tmp_path):

@@ -1,7 +1,11 @@
 """RECOVERY.md's fixes work as written: for every row of its table, and every command block of its Full reset,
 Targeted fixes and Backups by hand sections, a test produces the symptom for real, asserts its text, runs the
-fix commands read from RECOVERY.md itself (never retyped here) in a shell from a project root, and checks that
-the symptom is gone.
+fix commands read from RECOVERY.md itself (never retyped here) from a project root, and checks that the symptom is
+gone. A command that is one `planwise` invocation (no shell syntax) runs as a child of the plugin's fork server,
+with the arguments bash would give it (shlex), the project root as its folder and the same environment: a real
+process with its own pid and signals, without the 2 s dbt import. Every other command (`cd dbt && dbt ...`,
+`unset X && planwise ...`, `kill N`, `rm`, `mv`, `chmod`, `df`) runs in bash, so the installed `planwise` script
+runs here too.
 
 The project root is a private copy under tmp_path: navigator_orchestrator/, config/, the dbt project as dbt/, and
 data/census_default.parquet (a 200-person census in place of the bundled 5,000-person one). PYTHONPATH puts the
@@ -17,6 +21,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shlex
 import shutil
 import signal
 import subprocess
@@ -30,7 +35,7 @@ import pytest
 from navigator_orchestrator import paths
 from navigator_orchestrator.digest import year_digests
 from navigator_orchestrator.locking import file_lock
-from pytest_planwise.commands import copy_dbt_project
+from pytest_planwise.commands import ForkedProcess, copy_dbt_project, planwise_command, planwise_process
 from pytest_planwise.runs import census_file
 
 pytestmark = pytest.mark.slow
@@ -42,6 +47,7 @@ DB = Path("dbt/simulation.duckdb")
 CHECKPOINTS = Path("dbt/.checkpoints/simulation.duckdb")
 # the executables a fix names; any other backticked span of a Fix cell (`NAME=...`, a file name) is not a command
 EXECUTABLES = ("planwise ", "cd dbt && ", "kill ", "chmod ", "df ", "rm ", "mv ", "unset ")
+SHELL_SYNTAX = set("&|;<>()$`\\*?~!#{}[]\n")  # a command with any of these is for bash to read
 _DROPPED = ("DB_PATH", "PLANWISE_DB_PATH", "LOG_LEVEL", "PLANWISE_TEST_FAULT", "PLANWISE_TEST_KILL", "PYTHONPATH")
 
 
@@ -104,16 +110,27 @@ def environment(project: Path, extra: dict[str, str] | None = None) -> dict[str,
             **(extra or {})}
 
 
+def planwise_argv(command: str) -> list[str] | None:
+    """The arguments of a command that is one `planwise` invocation, split as bash splits them; else None."""
+    if not command.startswith("planwise ") or SHELL_SYNTAX & set(command):
+        return None
+    return shlex.split(command)[1:]
+
+
 def sh(project: Path, command: str, timeout: float = 600, **env: str) -> subprocess.CompletedProcess:
-    """`command` in bash from the project root, as a user types it."""
+    """`command` from the project root, as a user types it (see the module docstring)."""
+    argv = planwise_argv(command)
+    if argv is not None:
+        return planwise_command(argv, project, environment(project, env), timeout=timeout)
     return subprocess.run(["bash", "-c", command], cwd=project, env=environment(project, env), capture_output=True,
                           text=True, timeout=timeout)
 
 
-def start(project: Path, command: str, **env: str) -> subprocess.Popen:
-    """The same in the background; `exec` makes the process the command itself, to signal it."""
-    return subprocess.Popen(["bash", "-c", f"exec {command}"], cwd=project, env=environment(project, env),
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+def start(project: Path, command: str, **env: str) -> ForkedProcess:
+    """A `planwise` command in the background: the process is the command itself, to signal it."""
+    argv = planwise_argv(command)
+    assert argv is not None, f"not one planwise command: {command!r}"
+    return planwise_process(argv, project, environment(project, env))
 
 
 def ok(done: subprocess.CompletedProcess) -> subprocess.CompletedProcess:
@@ -168,7 +185,7 @@ def events(log: Path) -> list[dict]:
     return [json.loads(line) for line in lines]
 
 
-def wait_for_event(project: Path, before: set[Path], process: subprocess.Popen, event: str, year: int) -> None:
+def wait_for_event(project: Path, before: set[Path], process: ForkedProcess, event: str, year: int) -> None:
     deadline = time.monotonic() + 300
     while True:
         logs = set((project / "dbt" / "logs").glob("run_*.jsonl")) - before
