@@ -194,18 +194,24 @@ CORRUPTIONS = {
 }
 
 
-@pytest.mark.parametrize("case", list(CORRUPTIONS))
-def test_corruption_is_caught_by_its_invariant(planwise_run, planwise_isolated_db, case):
-    """A check that cannot fail proves nothing: each corruption must be reported, naming the corrupted employee,
-    by exactly the invariants listed for it (all others still hold on the corrupted copy)."""
+@pytest.fixture(scope="module")
+def sampled(planwise_run) -> tuple:
+    """The default run and the (employee, year) of its money sample: the people a corruption may pick."""
     run = planwise_run(**RUNS["default_5k"])
     assert run.status == "success", run.stderr
-    pick, corrupt, catchers = CORRUPTIONS[case]
     shared = inv.open_context(run, "sample")
     try:
-        sample = [(m.employee_id, m.year) for m in inv.recompute_money(shared)]
+        return run, [(m.employee_id, m.year) for m in inv.recompute_money(shared)]
     finally:
         shared.con.close()
+
+
+@pytest.mark.parametrize("case", list(CORRUPTIONS))
+def test_corruption_is_caught_by_its_invariant(sampled, planwise_isolated_db, case):
+    """A check that cannot fail proves nothing: each corruption must be reported, naming the corrupted employee,
+    by exactly the invariants listed for it (all others still hold on the corrupted copy)."""
+    run, sample = sampled
+    pick, corrupt, catchers = CORRUPTIONS[case]
     copy = planwise_isolated_db(run)
     with duckdb.connect(str(copy)) as con:
         con.execute("create temp table sample_ids as select * from (values " +
