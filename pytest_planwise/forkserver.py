@@ -8,9 +8,9 @@ environment, stdout and stderr pipes, signals and exit code; it runs the CLI mod
 Nothing of the CLI's own package is imported before the fork, and no dbt invocation has run in the server: every
 child starts dbt cold, exactly like a fresh process, only without the import. What children share is what a
 fork shares: the server's interpreter start-up (its str hash seed). A child given another PYTHONPATH gets the
-`sys.path` a fresh interpreter would have with it; if one of its folders holds a module the server has already
-imported (which the child would otherwise take from the server), the child execs a fresh interpreter instead:
-the same process, pid and streams, only without the saving. A folder without `__init__.py` (a project's `dbt/`)
+`sys.path` a fresh interpreter would have with it; if a folder that only one of them has holds a module the
+server has already imported (the child would otherwise keep the server's), the child execs a fresh interpreter
+instead: the same process, pid and streams, only without the saving. A folder without `__init__.py` (a project's `dbt/`)
 is a namespace portion and shadows no module.
 
 Protocol: one SOCK_SEQPACKET message per request, {"argv", "cwd", "env", "new_session"} with the write ends of
@@ -95,13 +95,13 @@ def _child(request: dict, streams: list[int], set_up: int, imported: list[str]) 
 
 def _search_path(pythonpath: str | None, imported: list[str]) -> list[str] | None:
     """`sys.path` of `python -m` started here with `pythonpath` (the working directory, its folders, then the
-    interpreter's own), or None when one of its folders that the server did not have holds a module or regular
-    package the server imported."""
+    interpreter's own), or None when a folder that only one of the server and the child has holds a module or
+    regular package the server imported (the child would not import the same one)."""
     theirs = _SERVER_PYTHONPATH
     mine = [entry for entry in (pythonpath or "").split(os.pathsep) if entry]
-    new = [entry for entry in mine if entry not in theirs]
-    for name in imported if new else ():
-        spec = importlib.machinery.PathFinder.find_spec(name, new)
+    changed = [entry for entry in mine if entry not in theirs] + [entry for entry in theirs if entry not in mine]
+    for name in imported if changed else ():
+        spec = importlib.machinery.PathFinder.find_spec(name, changed)
         if spec is not None and spec.origin is not None:
             return None
     return [os.getcwd(), *mine, *_INTERPRETER_PATH]
