@@ -1,7 +1,7 @@
 """validate_production.sh (hardening plan): a good database in a good environment passes all four steps, and each
 step, broken in turn (a missing required variable, a failing smoke test, a planted bad row, an impossible time
 limit), makes the script exit non-zero with that step named in its table and its FAILED line, never claiming
-that all checks passed. Real subprocesses; everything under the test's tmp_path (the module's database is copied).
+that all checks passed. Real subprocesses; each test writes under its tmp_path (a copy of the session's database).
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ import pytest
 
 from navigator_orchestrator import paths
 from navigator_orchestrator.dbt_runner import PARSE_CACHE_ENV
+from navigator_orchestrator.locking import file_lock
 from pytest_planwise.commands import planwise_command
 
 SCRIPT = paths.PROJECT_ROOT / "validate_production.sh"
@@ -30,16 +31,22 @@ UNSET = "PLANWISE_VALIDATE_TEST_UNSET_VARIABLE"
 
 
 @pytest.fixture(scope="module")
-def built(tmp_path_factory):
-    """One small database (300 people, one year) and its census, built once with the real CLI; tests copy it."""
-    root = tmp_path_factory.mktemp("validate_built")
+def built(planwise_root):
+    """One small database (300 people, one year) and its census, built once per session with the real CLI under
+    the session root (the first xdist worker builds it, the others wait); tests copy the database."""
+    root = planwise_root / "validate_built"
     env = {PARSE_CACHE_ENV: str(root / "parse_cache")}
     census = root / "census.parquet"
-    made = planwise_command(["census", "generate", "--employees", 300, "--out", census], cwd=root, env=env)
-    assert made.returncode == 0, made.stderr
-    run = planwise_command(["run", "--years", "2025-2025", "--census", census, "--db", root / "sim.duckdb",
-                            "--no-backup"], cwd=root, env=env)
-    assert run.returncode == 0, run.stderr
+    with file_lock(planwise_root / "validate_built.lock"):
+        if not (root / "built").exists():
+            shutil.rmtree(root, ignore_errors=True)
+            root.mkdir(parents=True)
+            made = planwise_command(["census", "generate", "--employees", 300, "--out", census], cwd=root, env=env)
+            assert made.returncode == 0, made.stderr
+            run = planwise_command(["run", "--years", "2025-2025", "--census", census, "--db", root / "sim.duckdb",
+                                    "--no-backup"], cwd=root, env=env)
+            assert run.returncode == 0, run.stderr
+            (root / "built").write_text("")
     return {"db": root / "sim.duckdb", "census": census, "parse_cache": root / "parse_cache"}
 
 
