@@ -50,7 +50,8 @@ def serve(control: socket.socket) -> None:
             if pid == 0:
                 os.close(ready)
                 control.close()
-                _child(json.loads(message), streams, set_up, imported)  # never returns: the child leaves through SystemExit
+                # never returns: the child leaves through SystemExit (or execs a fresh interpreter)
+                _child(json.loads(message), streams, set_up, imported)
             for fd in (set_up, *streams):
                 os.close(fd)
             os.read(ready, 1)  # like Popen, answer once the child has its session, folder and streams
