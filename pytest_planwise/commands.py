@@ -1,9 +1,10 @@
 """The project's commands as a user types them, in a child process: `planwise ...` and plain `dbt ...` from dbt/.
 
 Both drop DB_PATH/PLANWISE_DB_PATH inherited from the test environment (a test names its database), and plain
-dbt writes its target and logs under the folder the test gives, never into the checkout. `planwise` children
-come from this test process's fork server (`forkserver.py`: real processes that skip the 2 s dbt import; one whose
-PYTHONPATH shadows a module the server imported execs a fresh interpreter).
+dbt writes its target and logs under the folder the test gives, never into the checkout. Both come from this
+test process's fork server (`forkserver.py`: real processes that skip the 2 s dbt import; one whose PYTHONPATH
+shadows a module the server imported execs a fresh interpreter): `planwise` as `python -m
+navigator_orchestrator.cli`, plain dbt as this interpreter's `dbt` console script.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from pathlib import Path
 
 from navigator_orchestrator.paths import DBT_DIR
 
+DBT_SCRIPT = Path(sys.executable).parent / "dbt"  # the dbt console script installed with this interpreter
 _INHERITED = ("DB_PATH", "PLANWISE_DB_PATH", "LOG_LEVEL", "PLANWISE_TEST_FAULT", "PLANWISE_TEST_KILL")
 
 
@@ -33,7 +35,11 @@ def command_environment(extra: dict[str, str | None] | None) -> dict[str, str]:
 def planwise_command(args: list, cwd: Path, env: dict[str, str | None] | None = None,
                      timeout: float = 600) -> subprocess.CompletedProcess:
     """`python -m navigator_orchestrator.cli <args>` in `cwd`, output captured."""
-    process = planwise_process(args, cwd, env)
+    return completed(planwise_process(args, cwd, env), timeout)
+
+
+def completed(process: ForkedProcess, timeout: float | None = 600) -> subprocess.CompletedProcess:
+    """The child's exit code and whole output once it has ended (killed if it outlives `timeout`)."""
     try:
         stdout, stderr = process.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
@@ -47,8 +53,7 @@ def planwise_process(args: list, cwd: Path, env: dict[str, str | None] | None = 
                      new_session: bool = False) -> ForkedProcess:
     """The same command started in the background, for tests that signal or kill it mid-run; `new_session`
     makes it lead its own process group, so the test can kill it with every worker it started (os.killpg)."""
-    return ForkedProcess(_ForkServer.get(), [str(arg) for arg in args], Path(cwd), command_environment(env),
-                         new_session)
+    return ForkedProcess([str(arg) for arg in args], Path(cwd), command_environment(env), new_session)
 
 
 class _ForkServer:
@@ -99,17 +104,19 @@ class _ForkServer:
 
 
 class ForkedProcess:
-    """A `planwise` child forked by the server, with the part of Popen's interface the tests use. Its stdout
+    """A child forked by the server, with the part of Popen's interface the tests use. Its stdout
     and stderr are pipes, read to the end by a thread each (so a chatty child never blocks on a full pipe)."""
 
-    def __init__(self, server: _ForkServer, argv: list[str], cwd: Path, env: dict[str, str],
-                 new_session: bool) -> None:
-        self.args = [sys.executable, "-m", "navigator_orchestrator.cli", *argv]
-        self._server = server
+    def __init__(self, argv: list[str], cwd: Path, env: dict[str, str], new_session: bool = False,
+                 module: str = "navigator_orchestrator.cli", script: Path | None = None) -> None:
+        """`module` run as `python -m` runs it, or `script` as `python <script>` runs it, with `argv`."""
+        self.args = [sys.executable, *([str(script)] if script else ["-m", module]), *argv]
+        self._server = server = _ForkServer.get()
+        program = {"script": str(script)} if script else {"module": module}
         pipes = [os.pipe(), os.pipe()]
         try:
-            self.pid = server.start({"argv": argv, "cwd": str(cwd), "env": env, "new_session": new_session},
-                                    pipes[0][1], pipes[1][1])
+            self.pid = server.start({"argv": argv, "cwd": str(cwd), "env": env, "new_session": new_session,
+                                     **program}, pipes[0][1], pipes[1][1])
         finally:
             for _, write_end in pipes:
                 os.close(write_end)
@@ -158,9 +165,9 @@ class ForkedProcess:
 
 def plain_dbt(*args: str, db: Path, work: Path, project: Path = DBT_DIR) -> subprocess.CompletedProcess:
     """`dbt <args>` run from the project folder with DB_PATH pointing at `db`; target and logs under `work`."""
-    dbt = shutil.which("dbt") or str(Path(sys.executable).parent / "dbt")
-    return subprocess.run([dbt, *args, "--target-path", str(work / "target"), "--log-path", str(work / "logs")],
-                          cwd=project, env=command_environment({"DB_PATH": str(db)}), capture_output=True, text=True)
+    argv = [*args, "--target-path", str(work / "target"), "--log-path", str(work / "logs")]
+    return completed(ForkedProcess(argv, project, command_environment({"DB_PATH": str(db)}), script=DBT_SCRIPT),
+                     timeout=None)
 
 
 def copy_dbt_project(destination: Path) -> Path:

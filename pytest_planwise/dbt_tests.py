@@ -1,18 +1,21 @@
 """dbt tests as pytest items: list the project's dbt tests, run them all once per database, keep failing rows.
 
-dbt runs in a subprocess (`python -m pytest_planwise.dbt_tests`) so its global state and logging never leak
-into the pytest process. Tests run with --store-failures, so a failure comes with the rows that broke it.
+dbt runs in a child process (`python -m pytest_planwise.dbt_tests`, forked by the plugin's fork server) so its
+global state and logging never leak into the pytest process. Tests run with --store-failures, so a failure comes
+with the rows that broke it.
 """
 
 from __future__ import annotations
 
 import json
-import subprocess
+import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
+
+from .commands import ForkedProcess, completed
 
 FAILING_ROWS_SHOWN = 20
 
@@ -42,11 +45,11 @@ class DbtTestOutcome:
 
 
 def _call(command: str, work_dir: Path, *args: str):
-    """Run the helper in a subprocess; it writes its answer as JSON to a file (dbt prints errors on stdout)."""
+    """Run the helper in a child process; it writes its answer as JSON to a file (dbt prints errors on stdout)."""
     work_dir.mkdir(parents=True, exist_ok=True)
     answer = work_dir / f"{command}.json"
-    done = subprocess.run([sys.executable, "-m", "pytest_planwise.dbt_tests", command, str(work_dir), *args],
-                          capture_output=True, text=True)
+    done = completed(ForkedProcess([command, str(work_dir), *args], Path.cwd(), dict(os.environ),
+                                   module="pytest_planwise.dbt_tests"), timeout=None)
     if done.returncode != 0 or not answer.exists():
         raise RuntimeError(f"dbt {command} helper failed: {(done.stderr or done.stdout).strip()[-2000:]}")
     return json.loads(answer.read_text())

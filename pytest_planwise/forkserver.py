@@ -1,21 +1,23 @@
-"""Child processes of the CLI without paying dbt's import each time: a fork server for the plugin's commands.
+"""Child processes without paying dbt's import each time: a fork server for the plugin's commands.
 
-A test that starts `python -m navigator_orchestrator.cli ...` waits about 2 s of every child for Python to import
-dbt before the CLI does anything. This server (one per test process, started on first use) imports dbt and
-DuckDB once, then forks a child per command. Each child is a real process with its own pid, working directory,
-environment, stdout and stderr pipes, signals and exit code; it runs the CLI module as `python -m` does
-(`runpy`, `__main__`, `sys.path[0]` = its working directory) and leaves through the interpreter's normal exit.
-Nothing of the CLI's own package is imported before the fork, and no dbt invocation has run in the server: every
-child starts dbt cold, exactly like a fresh process, only without the import. What children share is what a
-fork shares: the server's interpreter start-up (its str hash seed). A child given another PYTHONPATH gets the
-`sys.path` a fresh interpreter would have with it; if a folder that only one of them has holds a module the
-server has already imported (the child would otherwise keep the server's), the child execs a fresh interpreter
-instead: the same process, pid and streams, only without the saving. A folder without `__init__.py` (a project's `dbt/`)
-is a namespace portion and shadows no module.
+A test that starts `python -m navigator_orchestrator.cli ...`, plain `dbt` or the dbt test helper waits about 2 s
+of every child for Python to import dbt before the program does anything. This server (one per test process,
+started on first use) imports dbt and DuckDB once, then forks a child per command. Each child is a real process
+with its own pid, working directory, environment, stdout and stderr pipes, signals and exit code. It runs its
+module as `python -m` does (`runpy`, `__main__`, `sys.path[0]` = its working directory; the CLI unless the request
+names another) or its script as `python <script>` does (`sys.path[0]` = the script's folder; the `dbt` console
+script), and leaves through the interpreter's normal exit. Nothing of the CLI's own package is imported before the
+fork, and no dbt invocation has run in the server: every child starts dbt cold, exactly like a fresh process, only
+without the import. What children share is what a fork shares: the server's interpreter start-up (its str hash
+seed). A child given another PYTHONPATH gets the `sys.path` a fresh interpreter would have with it; if a folder
+that only one of them has holds a module the server has already imported (the child would otherwise keep the
+server's), the child execs a fresh interpreter instead: the same process, pid and streams, only without the
+saving. A folder without `__init__.py` (a project's `dbt/`) is a namespace portion and shadows no module.
 
-Protocol: one SOCK_SEQPACKET message per request, {"argv", "cwd", "env", "new_session"} with the write ends of
-the child's stdout and stderr pipes attached (SCM_RIGHTS); the server answers {"pid"} once the child is set up
-and {"exit": pid, "code"} when it ends (`code` as subprocess gives it: negative for a signal).
+Protocol: one SOCK_SEQPACKET message per request, {"argv", "cwd", "env", "new_session"} and "module" or "script"
+when not the CLI, with the write ends of the child's stdout and stderr pipes attached (SCM_RIGHTS); the server
+answers {"pid"} once the child is set up and {"exit": pid, "code"} when it ends (`code` as subprocess gives it:
+negative for a signal).
 """
 
 from __future__ import annotations
@@ -67,8 +69,8 @@ def serve(control: socket.socket) -> None:
 
 def _child(request: dict, streams: list[int], set_up: int, imported: list[str]) -> None:
     """Become the command: standard streams (first, so that any failure below is in its stderr), session,
-    directory, environment, then the CLI as `python -m` (in a fresh interpreter when its PYTHONPATH shadows an
-    imported module)."""
+    directory, environment, then its module as `python -m` runs it (the CLI unless the request names another) or
+    its script as `python <script>` runs it (in a fresh interpreter when its PYTHONPATH shadows an import)."""
     devnull = os.open(os.devnull, os.O_RDONLY)
     for fd, source in ((0, devnull), (1, streams[0]), (2, streams[1])):
         os.dup2(source, fd)
@@ -83,21 +85,28 @@ def _child(request: dict, streams: list[int], set_up: int, imported: list[str]) 
     os.chdir(request["cwd"])
     os.environ.clear()
     os.environ.update(request["env"])
-    search_path = _search_path(request["env"].get("PYTHONPATH"), imported)
+    module, script = request.get("module", _CLI), request.get("script")
+    first = os.path.dirname(os.path.realpath(script)) if script else os.getcwd()  # as the interpreter sets it
+    search_path = _search_path(first, request["env"].get("PYTHONPATH"), imported)
     os.write(set_up, b"1")
     os.close(set_up)
     if search_path is None:
-        os.execv(sys.executable, [sys.executable, "-m", _CLI, *request["argv"]])
-    sys.argv = ["-m", *request["argv"]]
+        os.execv(sys.executable, [sys.executable, *([script] if script else ["-m", module]), *request["argv"]])
     sys.path[:] = search_path
-    runpy.run_module(_CLI, run_name="__main__", alter_sys=True)
+    if script:
+        sys.argv = [script, *request["argv"]]
+        runpy.run_path(script, run_name="__main__")
+    else:
+        sys.argv = ["-m", *request["argv"]]
+        runpy.run_module(module, run_name="__main__", alter_sys=True)
     sys.exit(0)
 
 
-def _search_path(pythonpath: str | None, imported: list[str]) -> list[str] | None:
-    """`sys.path` of `python -m` started here with `pythonpath` (the working directory, its folders, then the
-    interpreter's own), or None when a folder that only one of the server and the child has holds a module or
-    regular package the server imported (the child would not import the same one)."""
+def _search_path(first: str, pythonpath: str | None, imported: list[str]) -> list[str] | None:
+    """`sys.path` of an interpreter started here with `pythonpath`: `first` (the working directory for `-m`, the
+    script's folder for a script), its folders, then the interpreter's own. None when a folder that only one of the
+    server and the child has holds a module or regular package the server imported (the child would not import
+    the same one)."""
     theirs = _SERVER_PYTHONPATH
     mine = [entry for entry in (pythonpath or "").split(os.pathsep) if entry]
     changed = [entry for entry in mine if entry not in theirs] + [entry for entry in theirs if entry not in mine]
@@ -105,7 +114,7 @@ def _search_path(pythonpath: str | None, imported: list[str]) -> list[str] | Non
         spec = importlib.machinery.PathFinder.find_spec(name, changed)
         if spec is not None and spec.origin is not None:
             return None
-    return [os.getcwd(), *mine, *_INTERPRETER_PATH]
+    return [first, *mine, *_INTERPRETER_PATH]
 
 
 # the server's own start-up: its PYTHONPATH folders, and what the interpreter added after them

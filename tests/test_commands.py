@@ -7,10 +7,11 @@ from __future__ import annotations
 import os
 import shutil
 import signal
+import sys
 
 from navigator_orchestrator import paths
 from navigator_orchestrator.census import generate_census
-from pytest_planwise.commands import ForkedProcess, planwise_command, planwise_process
+from pytest_planwise.commands import DBT_SCRIPT, ForkedProcess, completed, planwise_command, planwise_process
 
 
 def test_a_child_is_its_own_process_with_its_own_folder_environment_and_exit_code(tmp_path):
@@ -64,3 +65,17 @@ def test_a_pythonpath_that_shadows_an_imported_module_gets_a_fresh_interpreter(t
 def test_a_child_that_cannot_start_says_why_in_its_own_stderr(tmp_path):
     done = planwise_command(["--help"], tmp_path / "no_such_folder")
     assert done.returncode == 1 and f"No such file or directory: '{tmp_path / 'no_such_folder'}'" in done.stderr
+
+
+def test_the_dbt_script_runs_as_python_runs_a_script(tmp_path):
+    """plain_dbt's child: the interpreter's `dbt` console script, run as `python <script>` runs it; given a
+    PYTHONPATH that shadows an import, that script gets a fresh interpreter too."""
+    version = completed(ForkedProcess(["--version"], tmp_path, dict(os.environ), script=DBT_SCRIPT))
+    assert version.returncode == 0 and "installed: " in version.stdout, version.stdout + version.stderr
+    assert version.args[:2] == [sys.executable, str(DBT_SCRIPT)]
+    shadow = tmp_path / "shadow"
+    shadow.mkdir()
+    (shadow / "argparse.py").write_text("raise SystemExit('the shadowing argparse.py was imported')\n")
+    done = completed(ForkedProcess(["--version"], tmp_path, {**os.environ, "PYTHONPATH": str(shadow)},
+                                   script=DBT_SCRIPT))
+    assert done.returncode == 1 and "the shadowing argparse.py was imported" in done.stderr, done.stderr
