@@ -9,10 +9,11 @@ names another) or its script as `python <script>` does (`sys.path[0]` = the scri
 script), and leaves through the interpreter's normal exit. Nothing of the CLI's own package is imported before the
 fork, and no dbt invocation has run in the server: every child starts dbt cold, exactly like a fresh process, only
 without the import. What children share is what a fork shares: the server's interpreter start-up (its str hash
-seed). A child given another PYTHONPATH gets the `sys.path` a fresh interpreter would have with it; if a folder
-that only one of them has holds a module the server has already imported (the child would otherwise keep the
-server's), the child execs a fresh interpreter instead: the same process, pid and streams, only without the
-saving. A folder without `__init__.py` (a project's `dbt/`) is a namespace portion and shadows no module.
+seed). A child gets the `sys.path` a fresh interpreter would have in its folder with its PYTHONPATH; if a folder
+that only one of them has (its working directory included) holds a module the server has already imported (the
+child would otherwise keep the server's), the child execs a fresh interpreter instead: the same process, pid and
+streams, only without the saving. A folder without `__init__.py` (a project's `dbt/`) is a namespace portion and
+shadows no module.
 
 Protocol: one SOCK_SEQPACKET message per request, {"argv", "cwd", "env", "new_session"} and "module" or "script"
 when not the CLI, with the write ends of the child's stdout and stderr pipes attached (SCM_RIGHTS); the server
@@ -107,17 +108,19 @@ def _search_path(first: str, pythonpath: str | None, imported: list[str]) -> lis
     script's folder for a script), its folders, then the interpreter's own. None when a folder that only one of the
     server and the child has holds a module or regular package the server imported (the child would not import
     the same one)."""
-    theirs = _SERVER_PYTHONPATH
-    mine = [entry for entry in (pythonpath or "").split(os.pathsep) if entry]
+    theirs = [_SERVER_FIRST, *_SERVER_PYTHONPATH]
+    mine = [first, *(entry for entry in (pythonpath or "").split(os.pathsep) if entry)]
     changed = [entry for entry in mine if entry not in theirs] + [entry for entry in theirs if entry not in mine]
     for name in imported if changed else ():
         spec = importlib.machinery.PathFinder.find_spec(name, changed)
         if spec is not None and spec.origin is not None:
             return None
-    return [first, *mine, *_INTERPRETER_PATH]
+    return [*mine, *_INTERPRETER_PATH]
 
 
-# the server's own start-up: its PYTHONPATH folders, and what the interpreter added after them
+# the server's own start-up: its first folder (its working directory), its PYTHONPATH folders, and what the
+# interpreter added after them
+_SERVER_FIRST = sys.path[0]
 _SERVER_PYTHONPATH = [entry for entry in os.environ.get("PYTHONPATH", "").split(os.pathsep) if entry]
 _INTERPRETER_PATH = sys.path[1 + len(_SERVER_PYTHONPATH):]
 

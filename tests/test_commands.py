@@ -9,6 +9,8 @@ import shutil
 import signal
 import sys
 
+import pytest
+
 from navigator_orchestrator import paths
 from navigator_orchestrator.census import generate_census
 from pytest_planwise.commands import DBT_SCRIPT, ForkedProcess, completed, planwise_command, planwise_process
@@ -52,13 +54,17 @@ def test_another_pythonpath_imports_its_own_package(tmp_path):
     assert theirs.returncode == 0 and "The copy's planwise: multi-year" in theirs.stdout, theirs.stderr
 
 
-def test_a_pythonpath_that_shadows_an_imported_module_gets_a_fresh_interpreter(tmp_path):
-    """The server imported `argparse` long before; a child whose PYTHONPATH has its own argparse.py must import it,
-    as a fresh interpreter would (here it stops the child), not keep the server's."""
+@pytest.mark.parametrize("where", ["PYTHONPATH", "working directory"])
+def test_a_folder_that_shadows_an_imported_module_gets_a_fresh_interpreter(tmp_path, where):
+    """The server imported `argparse` long before; a child whose PYTHONPATH or working directory has its own
+    argparse.py must import it, as a fresh interpreter would (here it stops the child), not keep the server's."""
     shadow = tmp_path / "shadow"
     shadow.mkdir()
     (shadow / "argparse.py").write_text("raise SystemExit('the shadowing argparse.py was imported')\n")
-    done = planwise_command(["--help"], tmp_path, {"PYTHONPATH": str(shadow)})
+    if where == "PYTHONPATH":
+        done = planwise_command(["--help"], tmp_path, {"PYTHONPATH": str(shadow)})
+    else:
+        done = planwise_command(["--help"], shadow)
     assert done.returncode == 1 and "the shadowing argparse.py was imported" in done.stderr, done.stderr
 
 
