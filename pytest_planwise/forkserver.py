@@ -110,7 +110,10 @@ def _search_path(first: str, pythonpath: str | None, imported: list[str]) -> lis
     the same one)."""
     theirs = [_SERVER_FIRST, *_SERVER_PYTHONPATH]
     mine = [first, *(entry for entry in (pythonpath or "").split(os.pathsep) if entry)]
-    changed = [entry for entry in mine if entry not in theirs] + [entry for entry in theirs if entry not in mine]
+    # the server's own first folder does not count as one the child lacks: all it imported from there is the
+    # server's own package, which no child program imports from another folder
+    changed = [entry for entry in mine if entry not in theirs] + [entry for entry in _SERVER_PYTHONPATH
+                                                                   if entry not in mine]
     for name in imported if changed else ():
         spec = importlib.machinery.PathFinder.find_spec(name, changed)
         if spec is not None and spec.origin is not None:
