@@ -1,19 +1,24 @@
 """Child processes without paying dbt's import each time: a fork server for the plugin's commands.
 
-A test that starts `python -m navigator_orchestrator.cli ...`, plain `dbt` or the dbt test helper waits about 2 s
-of every child for Python to import dbt before the program does anything. This server (one per test process,
-started on first use) imports dbt and DuckDB once, then forks a child per command. Each child is a real process
-with its own pid, working directory, environment, stdout and stderr pipes, signals and exit code. It runs its
-module as `python -m` does (`runpy`, `__main__`, `sys.path[0]` = its working directory; the CLI unless the request
-names another) or its script as `python <script>` does (`sys.path[0]` = the script's folder; the `dbt` console
-script), and leaves through the interpreter's normal exit. Nothing of the CLI's own package is imported before the
-fork, and no dbt invocation has run in the server: every child starts dbt cold, exactly like a fresh process, only
-without the import. What children share is what a fork shares: the server's interpreter start-up (its str hash
-seed). A child gets the `sys.path` a fresh interpreter would have in its folder with its PYTHONPATH; if a folder
-that only one of them has (its working directory included) holds a module the server has already imported (the
-child would otherwise keep the server's), the child execs a fresh interpreter instead: the same process, pid and
-streams, only without the saving. A folder without `__init__.py` (a project's `dbt/`) is a namespace portion and
-shadows no module.
+A test that starts `python -m navigator_orchestrator.cli ...`, plain `dbt` or the dbt test helper waits about 2 s of
+every child for Python to import dbt before the program does anything. This server (one per test process, started on
+first use) imports dbt and DuckDB once, then forks a child per command. Each child is a real process with its own
+pid, working directory, environment, stdout and stderr pipes, signals and exit code. It runs its module as `python
+-m` does (`runpy`, `__main__`, `sys.path[0]` = its working directory; the CLI unless the request names another) or
+its script as `python <script>` does (`sys.path[0]` = the script's folder; the `dbt` console script), and leaves
+through the interpreter's normal exit. Nothing of the CLI's own package is imported before the fork. The server has
+run one dbt invocation, a `dbt parse` of a one-model project in a temporary folder (removed at once; no logs, no
+connection, and not through dbt's static parser, whose native extension hangs in a forked child once used in its
+parent): a process's first dbt invocation spends about 0.7 s on work that depends on no project (the JSON schemas
+dbt validates a project and a profile against, generated serialization code, the adapter's modules), which every
+child would repeat. So a child's first invocation is like a second one in a long-lived process (an ensemble worker,
+the plugin's in-process runs): dbt resets its flags, adapter and loggers at every invocation, and the child's own
+project comes from its disk cache or is parsed, as in a fresh process. What children share beyond that is what a
+fork shares: the server's interpreter start-up (its str hash seed). A child gets the `sys.path` a fresh interpreter
+would have in its folder with its PYTHONPATH; if a folder that only one of them has (its working directory included)
+holds a module the server has already imported (the child would otherwise keep the server's), the child execs a
+fresh interpreter instead: the same process, pid and streams, only without the saving. A folder without
+`__init__.py` (a project's `dbt/`) is a namespace portion and shadows no module.
 
 Protocol: one SOCK_SEQPACKET message per request, {"argv", "cwd", "env", "new_session"} and "module" or "script"
 when not the CLI, with the write ends of the child's stdout and stderr pipes attached (SCM_RIGHTS); the server
@@ -40,6 +45,7 @@ def serve(control: socket.socket) -> None:
     import dbt.cli.main  # noqa: F401 - the import every child would otherwise repeat
     import duckdb  # noqa: F401
 
+    _first_dbt_invocation()
     imported = sorted({name.partition(".")[0] for name in sys.modules})
     children: set[int] = set()
     while True:
@@ -66,6 +72,33 @@ def serve(control: socket.socket) -> None:
             if done:
                 children.discard(pid)
                 control.send(json.dumps({"exit": pid, "code": os.waitstatus_to_exitcode(status)}).encode())
+
+
+def _first_dbt_invocation() -> None:
+    """Parse a one-model project in a temporary folder, then remove it (see the module docstring)."""
+    import shutil
+    import tempfile
+    from pathlib import Path
+
+    from dbt.adapters.factory import reset_adapters
+    from dbt.cli.main import dbtRunner
+
+    folder = Path(tempfile.mkdtemp(prefix="planwise-forkserver-"))
+    try:
+        (folder / "models").mkdir()
+        (folder / "models" / "one.sql").write_text("select 1 as one\n")
+        (folder / "dbt_project.yml").write_text("name: warm_up\nversion: '1.0.0'\nprofile: warm_up\n")
+        (folder / "profiles.yml").write_text(f"warm_up:\n  target: t\n  outputs:\n    t:\n      type: duckdb\n"
+                                             f"      path: {folder / 'never_opened.duckdb'}\n")
+        result = dbtRunner().invoke(["parse", "--project-dir", str(folder), "--profiles-dir", str(folder),
+                                     "--target-path", str(folder / "target"), "--log-path", str(folder / "logs"),
+                                     "--log-level", "none", "--log-level-file", "none", "--no-write-json",
+                                     "--no-send-anonymous-usage-stats", "--no-static-parser"])
+        if not result.success:
+            raise RuntimeError(f"the fork server's dbt parse of a one-model project failed: {result.exception}")
+    finally:
+        reset_adapters()  # its locks are the server's own: no child uses them, none is left behind at exit
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def _child(request: dict, streams: list[int], set_up: int, imported: list[str]) -> None:

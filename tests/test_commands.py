@@ -4,6 +4,7 @@ directory or environment, or kept the server's imports when its PYTHONPATH shado
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -85,3 +86,15 @@ def test_the_dbt_script_runs_as_python_runs_a_script(tmp_path):
     done = completed(ForkedProcess(["--version"], tmp_path, {**os.environ, "PYTHONPATH": str(shadow)},
                                    script=DBT_SCRIPT))
     assert done.returncode == 1 and "the shadowing argparse.py was imported" in done.stderr, done.stderr
+
+
+def test_a_childs_full_parse_runs_dbts_static_parser(tmp_path):
+    """The server's own dbt parse keeps off the static parser (a native extension that hangs in a forked child
+    once its parent used it): a child's full parse of the project, static parser on as by default, finishes."""
+    work = tmp_path / "work"
+    env = {**os.environ, "DB_PATH": str(tmp_path / "never_built.duckdb")}
+    done = completed(ForkedProcess(["parse", "--target-path", str(work / "target"), "--log-path", str(work / "logs")],
+                                   paths.DBT_DIR, env, script=DBT_SCRIPT), timeout=180)
+    assert done.returncode == 0, done.stdout + done.stderr
+    perf = json.loads((work / "target" / "perf_info.json").read_text())
+    assert perf["is_partial_parse_enabled"] and perf["static_analysis_path_count"] > 0, perf
