@@ -1,4 +1,4 @@
-"""Where an ensemble's tasks run: a local pool of worker processes (default) or a Dask cluster.
+"""Where an ensemble's tasks run: a local pool of spawned worker processes (default) or a Dask cluster.
 
 Both give the same results: a task's result depends on the task alone, never on the worker, the order or the
 attempt. Both follow one policy (`Ledger`): a run that raises is retried up to `--retries` times, then recorded as
@@ -36,7 +36,7 @@ class Scheduler:
     address: str = ""
 
     def describe(self) -> str:
-        return {"pool": f"local pool of {self.workers} worker processes (forked from one that imported dbt)",
+        return {"pool": f"local pool of {self.workers} spawned worker processes",
                 "local-cluster": f"Dask LocalCluster of {self.workers} single-threaded workers on 127.0.0.1",
                 "address": f"Dask scheduler at {self.address}"}[self.kind]
 
@@ -117,14 +117,10 @@ def execute(tasks: list[Task], scheduler: Scheduler, ledger: Ledger) -> Ensemble
 
 
 def _local_pool(tasks: list[Task], scheduler: Scheduler, ledger: Ledger) -> None:
-    """A process pool, one run at a time per process; a broken pool (a worker died) is replaced and every run it
-    had in flight is submitted again to the new one. Its workers are forked from multiprocessing's fork server,
-    a fresh interpreter that imported dbt and DuckDB (about 2 s) once for every worker of every pool of this
-    ensemble, and did nothing else: no database opened there (DuckDB is not fork-safe once one is), no dbt
-    invocation, and nothing of the driver (its threads, open files, connections) reaches a worker, as with spawn."""
+    """A spawn pool, one run at a time per process; a broken pool (a worker died) is replaced and every run it
+    had in flight is submitted again to the new one."""
     todo = list(tasks)
-    context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["dbt.cli.main", "duckdb", "navigator_orchestrator.ensemble"])
+    context = multiprocessing.get_context("spawn")
     while todo:
         pool = ProcessPoolExecutor(max_workers=min(scheduler.workers, len(todo)), mp_context=context,
                                    max_tasks_per_child=None)
