@@ -33,9 +33,12 @@ import json
 import os
 import runpy
 import select
+import shutil
 import signal
 import socket
 import sys
+import tempfile
+from pathlib import Path
 
 _CLI = "navigator_orchestrator.cli"
 
@@ -76,10 +79,6 @@ def serve(control: socket.socket) -> None:
 
 def _first_dbt_invocation() -> None:
     """Parse a one-model project in a temporary folder, then remove it (see the module docstring)."""
-    import shutil
-    import tempfile
-    from pathlib import Path
-
     from dbt.adapters.factory import reset_adapters
     from dbt.cli.main import dbtRunner
 
