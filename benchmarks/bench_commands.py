@@ -78,8 +78,7 @@ def main() -> None:
         measure(args.workdir, args.repeat)
         return
     before = reference_seconds()
-    if not args.workdir.exists():
-        args.workdir.mkdir(parents=True)
+    args.workdir.mkdir(parents=True, exist_ok=True)
     env = dict(os.environ)
     if args.checkout:
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(args.checkout.resolve()), env.get("PYTHONPATH")]))
