@@ -69,7 +69,7 @@ class _ForkServer:
         theirs.close()
         self._lock = threading.Lock()
         self._changed = threading.Condition()
-        self._pids: list[int] = []
+        self._started: list[dict] = []
         self._exits: dict[int, int] = {}
         threading.Thread(target=self._listen, daemon=True).start()
 
@@ -85,17 +85,18 @@ class _ForkServer:
             reply = json.loads(message)
             with self._changed:
                 if "pid" in reply:
-                    self._pids.append(reply["pid"])
+                    self._started.append(reply)
                 else:
                     self._exits[reply["exit"]] = reply["code"]
                 self._changed.notify_all()
 
-    def start(self, request: dict, stdout: int, stderr: int) -> int:
+    def start(self, request: dict, stdout: int, stderr: int) -> dict:
+        """The server's answer for the started child: {"pid", "fresh"}."""
         with self._lock, self._changed:
             socket.send_fds(self._control, [json.dumps(request).encode()], [stdout, stderr])
-            if not self._changed.wait_for(lambda: self._pids, timeout=60):
+            if not self._changed.wait_for(lambda: self._started, timeout=60):
                 raise RuntimeError("the planwise fork server did not start the command within 60 s")
-            return self._pids.pop(0)
+            return self._started.pop(0)
 
     def exit_code(self, pid: int, timeout: float | None) -> int | None:
         with self._changed:
@@ -115,11 +116,13 @@ class ForkedProcess:
         program = {"script": str(script)} if script else {"module": module}
         pipes = [os.pipe(), os.pipe()]
         try:
-            self.pid = server.start({"argv": argv, "cwd": str(cwd), "env": env, "new_session": new_session,
-                                     **program}, pipes[0][1], pipes[1][1])
+            started = server.start({"argv": argv, "cwd": str(cwd), "env": env, "new_session": new_session,
+                                    **program}, pipes[0][1], pipes[1][1])
         finally:
             for _, write_end in pipes:
                 os.close(write_end)
+        self.pid: int = started["pid"]
+        self.fresh_interpreter: bool = started["fresh"]  # the server's imports shadowed: no saving
         self.returncode: int | None = None
         self._output = ["", ""]
         self._readers = [threading.Thread(target=self._read, args=(index, read_end), daemon=True)

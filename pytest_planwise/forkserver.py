@@ -25,8 +25,8 @@ shadows no module.
 
 Protocol: one SOCK_SEQPACKET message per request, {"argv", "cwd", "env", "new_session"} and "module" or "script"
 when not the CLI, with the write ends of the child's stdout and stderr pipes attached (SCM_RIGHTS); the server
-answers {"pid"} once the child is set up and {"exit": pid, "code"} when it ends (`code` as subprocess gives it:
-negative for a signal).
+answers {"pid", "fresh"} once the child is set up (`fresh`: it execs a fresh interpreter) and {"exit": pid, "code"}
+when it ends (`code` as subprocess gives it: negative for a signal).
 """
 
 from __future__ import annotations
@@ -46,9 +46,12 @@ import tempfile
 from pathlib import Path
 
 _CLI = "navigator_orchestrator.cli"
-# what every child would otherwise import: dbt, DuckDB, and what a `run`, `build` or `test` adds to a parse (the
-# tasks, the adapter's connection, agate's type tester); never the CLI's own package (a child may run a copy of it)
-_PRELOAD = ("dbt.cli.main", "duckdb", "dbt.task.build", "dbt.task.test", "dbt.adapters.duckdb.environments.local",
+_FORKED, _FRESH = b"k", b"x"  # what a child tells the server once set up: it runs here, or execs a fresh interpreter
+# what every child would otherwise import: dbt, DuckDB, and what a `run` or `seed` adds to a parse (the tasks, the
+# adapter's connection, agate's type tester); never the CLI's own package (a child may run a copy of it). Not the
+# `build` and `test` tasks: they import `daff`, which the `dbt` script's own folder (the interpreter's bin/, its
+# `sys.path[0]`) shadows with a `daff.py` script, so every plain dbt child would exec a fresh interpreter.
+_PRELOAD = ("dbt.cli.main", "duckdb", "dbt.task.run", "dbt.task.seed", "dbt.adapters.duckdb.environments.local",
             "dbt_common.clients.agate_helper")
 
 
@@ -75,10 +78,10 @@ def serve(control: socket.socket) -> None:
                 _child(json.loads(message), streams, set_up, imported)
             for fd in (set_up, *streams):
                 os.close(fd)
-            os.read(ready, 1)  # like Popen, answer once the child has its session, folder and streams
+            how = os.read(ready, 1)  # like Popen, answer once the child has its session, folder and streams
             os.close(ready)
             children.add(pid)
-            control.send(json.dumps({"pid": pid}).encode())
+            control.send(json.dumps({"pid": pid, "fresh": how == _FRESH}).encode())
         for pid in list(children):
             done, status = os.waitpid(pid, os.WNOHANG)
             if done:
@@ -130,7 +133,7 @@ def _child(request: dict, streams: list[int], set_up: int, imported: list[str]) 
     module, script = request.get("module", _CLI), request.get("script")
     first = os.path.dirname(os.path.realpath(script)) if script else os.getcwd()  # as the interpreter sets it
     search_path = _search_path(first, request["env"].get("PYTHONPATH"), imported)
-    os.write(set_up, b"1")
+    os.write(set_up, _FRESH if search_path is None else _FORKED)
     os.close(set_up)
     if search_path is None:
         os.execv(sys.executable, [sys.executable, *([script] if script else ["-m", module]), *request["argv"]])

@@ -63,10 +63,12 @@ def test_a_folder_that_shadows_an_imported_module_gets_a_fresh_interpreter(tmp_p
     shadow.mkdir()
     (shadow / "argparse.py").write_text("raise SystemExit('the shadowing argparse.py was imported')\n")
     if where == "PYTHONPATH":
-        done = planwise_command(["--help"], tmp_path, {"PYTHONPATH": str(shadow)})
+        child = planwise_process(["--help"], tmp_path, {"PYTHONPATH": str(shadow)})
     else:
-        done = planwise_command(["--help"], shadow)
+        child = planwise_process(["--help"], shadow)
+    done = completed(child)
     assert done.returncode == 1 and "the shadowing argparse.py was imported" in done.stderr, done.stderr
+    assert child.fresh_interpreter
 
 
 def test_a_child_that_cannot_start_says_why_in_its_own_stderr(tmp_path):
@@ -75,17 +77,21 @@ def test_a_child_that_cannot_start_says_why_in_its_own_stderr(tmp_path):
 
 
 def test_the_dbt_script_runs_as_python_runs_a_script(tmp_path):
-    """plain_dbt's child: the interpreter's `dbt` console script, run as `python <script>` runs it; given a
-    PYTHONPATH that shadows an import, that script gets a fresh interpreter too."""
-    version = completed(ForkedProcess(["--version"], tmp_path, dict(os.environ), script=DBT_SCRIPT))
+    """plain_dbt's child: the interpreter's `dbt` console script, run as `python <script>` runs it, forked (the
+    script's folder, the interpreter's bin/, shadows nothing the server imported); given a PYTHONPATH that shadows
+    an import, that script gets a fresh interpreter."""
+    child = ForkedProcess(["--version"], tmp_path, dict(os.environ), script=DBT_SCRIPT)
+    version = completed(child)
     assert version.returncode == 0 and "installed: " in version.stdout, version.stdout + version.stderr
     assert version.args[:2] == [sys.executable, str(DBT_SCRIPT)]
+    assert not child.fresh_interpreter, "a plain dbt child execs a fresh interpreter: it pays the dbt import"
     shadow = tmp_path / "shadow"
     shadow.mkdir()
     (shadow / "argparse.py").write_text("raise SystemExit('the shadowing argparse.py was imported')\n")
-    done = completed(ForkedProcess(["--version"], tmp_path, {**os.environ, "PYTHONPATH": str(shadow)},
-                                   script=DBT_SCRIPT))
+    child = ForkedProcess(["--version"], tmp_path, {**os.environ, "PYTHONPATH": str(shadow)}, script=DBT_SCRIPT)
+    done = completed(child)
     assert done.returncode == 1 and "the shadowing argparse.py was imported" in done.stderr, done.stderr
+    assert child.fresh_interpreter
 
 
 def test_a_childs_full_parse_runs_dbts_static_parser(tmp_path):

@@ -1,10 +1,12 @@
 """RECOVERY.md's fixes work as written: for every row of its table, and every command block of its Full reset,
 Targeted fixes and Backups by hand sections, a test produces the symptom for real, asserts its text, runs the
 fix commands read from RECOVERY.md itself (never retyped here) from a project root, and checks that the symptom is
-gone. A command that is one `planwise` invocation (no shell syntax) runs as a child of the plugin's fork server,
-with the arguments bash would give it (shlex), the project root as its folder and the same environment: a real
-process with its own pid and signals, without the 2 s dbt import. Every other command (`cd dbt && dbt ...`,
-`unset X && planwise ...`, `kill N`, `rm`, `mv`, `chmod`, `df`) runs in bash, so the installed `planwise` script
+gone. A command that is `planwise ...`, `dbt ...` or `cd DIR`, or several of them joined by `&&`, with no shell
+syntax but single quotes (`cd dbt && dbt run --vars '{simulation_year: 2026}'`), runs as bash would run it: one
+child of the plugin's fork server after the other, each with the arguments bash would give it (shlex), the folder
+the `cd`s lead to and the same environment, stopping at the first that fails. Each is a real process with its own
+pid and signals (`dbt` the interpreter's console script), without the 2 s dbt import. Every other command
+(`unset X && planwise ...`, `kill N`, `rm`, `mv`, `chmod`, `df`) runs in bash, so the installed `planwise` script
 runs here too.
 
 The project root is a private copy under tmp_path: navigator_orchestrator/, config/, the dbt project as dbt/, and
@@ -35,7 +37,8 @@ import pytest
 from navigator_orchestrator import paths
 from navigator_orchestrator.digest import year_digests
 from navigator_orchestrator.locking import file_lock
-from pytest_planwise.commands import ForkedProcess, copy_dbt_project, planwise_command, planwise_process
+from pytest_planwise.commands import (DBT_SCRIPT, ForkedProcess, command_environment, completed, copy_dbt_project,
+                                      planwise_command, planwise_process)
 from pytest_planwise.runs import census_file
 
 pytestmark = pytest.mark.slow
@@ -47,7 +50,8 @@ DB = Path("dbt/simulation.duckdb")
 CHECKPOINTS = Path("dbt/.checkpoints/simulation.duckdb")
 # the executables a fix names; any other backticked span of a Fix cell (`NAME=...`, a file name) is not a command
 EXECUTABLES = ("planwise ", "cd dbt && ", "kill ", "chmod ", "df ", "rm ", "mv ", "unset ")
-SHELL_SYNTAX = set("&|;<>()$`\\*?~!#{}[]\n")  # a command with any of these is for bash to read
+# a simple command bash would not expand: words of these characters and single-quoted strings, one space apart
+SIMPLE = re.compile(r"(?:'[^']*'|[\w./:=+,@%-])+(?: (?:'[^']*'|[\w./:=+,@%-])+)*")
 _DROPPED = ("DB_PATH", "PLANWISE_DB_PATH", "LOG_LEVEL", "PLANWISE_TEST_FAULT", "PLANWISE_TEST_KILL", "PYTHONPATH")
 
 
@@ -110,20 +114,47 @@ def environment(project: Path, extra: dict[str, str] | None = None) -> dict[str,
             **(extra or {})}
 
 
+def simple_commands(command: str) -> list[list[str]] | None:
+    """The words of each command of `a && b && ...` when every one is `planwise ...`, `dbt ...` or `cd DIR` with
+    no shell syntax (SIMPLE), split as bash splits them; else None (bash runs it)."""
+    steps = []
+    for part in command.split(" && "):
+        words = shlex.split(part) if SIMPLE.fullmatch(part) else []
+        if not words or words[0] not in ("planwise", "dbt", "cd") or (words[0] == "cd" and len(words) != 2):
+            return None
+        steps.append(words)
+    return steps
+
+
 def planwise_argv(command: str) -> list[str] | None:
-    """The arguments of a command that is one `planwise` invocation, split as bash splits them; else None."""
-    if not command.startswith("planwise ") or SHELL_SYNTAX & set(command):
-        return None
-    return shlex.split(command)[1:]
+    """The arguments of a command that is one `planwise` invocation; else None."""
+    steps = simple_commands(command)
+    return steps[0][1:] if steps and len(steps) == 1 and steps[0][0] == "planwise" else None
 
 
 def sh(project: Path, command: str, timeout: float = 600, **env: str) -> subprocess.CompletedProcess:
     """`command` from the project root, as a user types it (see the module docstring)."""
-    argv = planwise_argv(command)
-    if argv is not None:
-        return planwise_command(argv, project, environment(project, env), timeout=timeout)
-    return subprocess.run(["bash", "-c", command], cwd=project, env=environment(project, env), capture_output=True,
-                          text=True, timeout=timeout)
+    steps = simple_commands(command)
+    if steps is None:
+        return subprocess.run(["bash", "-c", command], cwd=project, env=environment(project, env),
+                              capture_output=True, text=True, timeout=timeout)
+    folder, outputs = project, ["", ""]
+    for words in steps:
+        if words[0] == "cd":
+            folder = folder / words[1]
+            if not folder.is_dir():
+                return subprocess.CompletedProcess(command, 1, outputs[0],
+                                                   f"{outputs[1]}bash: cd: {words[1]}: No such file or directory\n")
+            continue
+        if words[0] == "planwise":
+            done = planwise_command(words[1:], folder, environment(project, env), timeout=timeout)
+        else:
+            done = completed(ForkedProcess(words[1:], folder, command_environment(environment(project, env)),
+                                           script=DBT_SCRIPT), timeout)
+        outputs = [outputs[0] + done.stdout, outputs[1] + done.stderr]
+        if done.returncode != 0:
+            return subprocess.CompletedProcess(command, done.returncode, *outputs)
+    return subprocess.CompletedProcess(command, 0, *outputs)
 
 
 def start(project: Path, command: str, **env: str) -> ForkedProcess:
