@@ -3,7 +3,8 @@
 Why: the suite starts a few hundred `planwise` commands (RECOVERY.md's fixes, crash and resume chains, lock
 tests); whatever every child pays beyond its own work is paid that many times. `planwise --help` is almost only
 that fixed cost (fork, start-up, exit); `planwise check` adds one database's quality gates (no dbt); a one-year
-`planwise run` adds dbt (its import is what the fork server saves).
+`planwise run` adds dbt (its import is what the fork server saves); plain `dbt test --select tag:critical` from
+dbt/ (RECOVERY.md's and validate_production.sh's) is the interpreter's `dbt` script, partially parsed.
 
 How:
     python benchmarks/bench_commands.py                         # 7 of each, on a 200-person, 2-year database
@@ -46,23 +47,34 @@ def _median_seconds(start, repeat: int) -> tuple[float, list[float]]:
 
 
 def measure(workdir: Path, repeat: int) -> None:
-    from pytest_planwise.commands import planwise_command
+    from navigator_orchestrator.paths import DBT_DIR
+    from pytest_planwise.commands import DBT_SCRIPT, planwise_command, plain_dbt
 
     db, census = workdir / "simulation.duckdb", workdir / "census.parquet"
     if not db.exists():
         _ok(planwise_command(["census", "generate", "--employees", 200, "--out", census], workdir), "census")
         _ok(planwise_command(["run", "--years", "2025-2026", "--census", census, "--db", db, "--no-backup"],
                              workdir), "planwise run")
-    commands = {"planwise --help": ["--help"], "planwise check": ["check", "--db", str(db)],
-                "planwise run (1 year)": ["run", "--years", "2025-2025", "--census", str(census), "--db",
-                                          str(workdir / "scratch.duckdb"), "--no-backup"]}
+    dbt_test = ["test", "--select", "tag:critical"]
+    dbt_paths = ["--target-path", str(workdir / "dbt" / "target"), "--log-path", str(workdir / "dbt" / "logs")]
+    fresh_dbt = {"cwd": DBT_DIR, "env": {**os.environ, "DB_PATH": str(db)}}
+    commands = {  # name: (the forked child, the same command's fresh process: argv and subprocess options)
+        **{name: (lambda argv=argv: planwise_command(argv, workdir),
+                  ([sys.executable, "-m", "navigator_orchestrator.cli", *argv], {"cwd": workdir}))
+           for name, argv in {"planwise --help": ["--help"], "planwise check": ["check", "--db", str(db)],
+                              "planwise run (1 year)": ["run", "--years", "2025-2025", "--census", str(census),
+                                                        "--db", str(workdir / "scratch.duckdb"),
+                                                        "--no-backup"]}.items()},
+        "plain dbt test": (lambda: plain_dbt(*dbt_test, db=db, work=workdir / "dbt"),
+                           ([sys.executable, str(DBT_SCRIPT), *dbt_test, *dbt_paths], fresh_dbt)),
+    }
     _ok(planwise_command(["--help"], workdir), "the fork server's first child")  # its start-up is not timed
+    _ok(plain_dbt(*dbt_test, db=db, work=workdir / "dbt"), "plain dbt's first (full) parse")  # not timed either
     print(f"the plugin's fork server: {sys.modules['pytest_planwise.commands'].__file__}")
-    for name, argv in commands.items():
-        forked, times = _median_seconds(lambda: _ok(planwise_command(argv, workdir), name), repeat)
-        fresh, _ = _median_seconds(lambda: _ok(subprocess.run(
-            [sys.executable, "-m", "navigator_orchestrator.cli", *argv], cwd=workdir, capture_output=True,
-            text=True), name), 3)
+    for name, (child, (argv, options)) in commands.items():
+        forked, times = _median_seconds(lambda: _ok(child(), name), repeat)
+        fresh, _ = _median_seconds(lambda: _ok(subprocess.run(argv, capture_output=True, text=True, **options),
+                                               name), 3)
         print(f"  {name:<22} forked {forked:6.3f} s (median of {repeat}: {', '.join(f'{s:.3f}' for s in times)}); "
               f"fresh process {fresh:6.3f} s (median of 3)")
 
