@@ -166,11 +166,17 @@ class ForkedProcess:
         return self._output[0], self._output[1]
 
 
+def dbt_command(args: list, cwd: Path, env: dict[str, str | None] | None = None,
+                timeout: float | None = 600) -> subprocess.CompletedProcess:
+    """The interpreter's `dbt` console script with `args` in `cwd`, output captured."""
+    return completed(ForkedProcess([str(arg) for arg in args], Path(cwd), command_environment(env),
+                                   script=DBT_SCRIPT), timeout)
+
+
 def plain_dbt(*args: str, db: Path, work: Path, project: Path = DBT_DIR) -> subprocess.CompletedProcess:
     """`dbt <args>` run from the project folder with DB_PATH pointing at `db`; target and logs under `work`."""
     argv = [*args, "--target-path", str(work / "target"), "--log-path", str(work / "logs")]
-    return completed(ForkedProcess(argv, project, command_environment({"DB_PATH": str(db)}), script=DBT_SCRIPT),
-                     timeout=None)
+    return dbt_command(argv, project, {"DB_PATH": str(db)}, timeout=None)
 
 
 def copy_dbt_project(destination: Path) -> Path:

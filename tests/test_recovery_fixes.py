@@ -37,8 +37,8 @@ import pytest
 from navigator_orchestrator import paths
 from navigator_orchestrator.digest import year_digests
 from navigator_orchestrator.locking import file_lock
-from pytest_planwise.commands import (DBT_SCRIPT, ForkedProcess, command_environment, completed, copy_dbt_project,
-                                      planwise_command, planwise_process)
+from pytest_planwise.commands import (ForkedProcess, copy_dbt_project, dbt_command, planwise_command,
+                                      planwise_process)
 from pytest_planwise.runs import census_file
 
 pytestmark = pytest.mark.slow
@@ -142,15 +142,10 @@ def sh(project: Path, command: str, timeout: float = 600, **env: str) -> subproc
     for words in steps:
         if words[0] == "cd":
             folder = folder / words[1]
-            if not folder.is_dir():
-                return subprocess.CompletedProcess(command, 1, outputs[0],
-                                                   f"{outputs[1]}bash: cd: {words[1]}: No such file or directory\n")
+            assert folder.is_dir(), f"{command!r}: there is no folder {words[1]} to cd into"
             continue
-        if words[0] == "planwise":
-            done = planwise_command(words[1:], folder, environment(project, env), timeout=timeout)
-        else:
-            done = completed(ForkedProcess(words[1:], folder, command_environment(environment(project, env)),
-                                           script=DBT_SCRIPT), timeout)
+        run = planwise_command if words[0] == "planwise" else dbt_command
+        done = run(words[1:], folder, environment(project, env), timeout=timeout)
         outputs = [outputs[0] + done.stdout, outputs[1] + done.stderr]
         if done.returncode != 0:
             return subprocess.CompletedProcess(command, done.returncode, *outputs)
