@@ -7,14 +7,16 @@ real process with its own pid, working directory, environment, stdout and stderr
 runs its module as `python -m` does (`runpy`, `__main__`, `sys.path[0]` = its working directory; the CLI unless the
 request names another) or its script as `python <script>` does (`sys.path[0]` = the script's folder; the `dbt`
 console script), and leaves through the interpreter's normal exit. Nothing of the CLI's own package is imported
-before the fork. The server has run one dbt invocation, a `dbt parse` of a one-model project in a temporary folder
-(removed at once; no logs, no connection, and not through dbt's static parser, whose native extension hangs in a
-forked child once used in its parent): a process's first dbt invocation spends about 0.7 s on work that depends on
-no project (the JSON schemas dbt validates a project and a profile against, generated serialization code, the
-adapter's modules), which every child would repeat. So a child's first invocation is like a second one in a
-long-lived process (an ensemble worker, the plugin's in-process runs): dbt resets its flags, adapter and loggers at
-every invocation, and the child's own project comes from its disk cache or is parsed, as in a fresh process. Before
-each fork the server freezes what it holds (`gc.freeze`): a child's collections, the last ones at its exit too, then
+before the fork. The server has parsed a small throwaway project twice in a temporary folder, a full parse, then a
+partial one that reads it back from dbt's `partial_parse.msgpack` (removed at once; no logs, no connection, and not
+through dbt's static parser, whose native extension hangs in a forked child once used in its parent). A process's
+first dbt invocations spend about 0.7 s on work that depends on no project: the JSON schemas dbt validates a
+project and a profile against, the adapter's modules, and the (de)serialization code generated for each kind of
+node the first time one is read from the cache or written out (models, seeds, sources, generic and singular tests,
+macros: what the throwaway project has, like the real one), which every child would repeat. So a child's first
+invocation is like a second one in a long-lived process (an ensemble worker, the plugin's in-process runs): dbt
+resets its flags, adapter and loggers at every invocation, and the child's own project comes from its disk cache or
+is parsed, as in a fresh process. Before each fork the server freezes what it holds (`gc.freeze`): a child's collections, the last ones at its exit too, then
 never traverse the objects it inherited, whose every page they would otherwise copy (a child's exit took 0.55 s
 instead of 0.08 s). What children share beyond that is what a fork shares: the server's interpreter start-up (its
 str hash seed). A child gets the `sys.path` a fresh interpreter would have in its folder with its PYTHONPATH; if a
@@ -59,7 +61,7 @@ def serve(control: socket.socket) -> None:
     """Fork a child per request until the client closes its end; report every child's exit."""
     for module in _PRELOAD:
         importlib.import_module(module)
-    _first_dbt_invocation()
+    _first_dbt_invocations()
     imported = sorted({name.partition(".")[0] for name in sys.modules})
     children: set[int] = set()
     while True:
@@ -89,24 +91,54 @@ def serve(control: socket.socket) -> None:
                 control.send(json.dumps({"exit": pid, "code": os.waitstatus_to_exitcode(status)}).encode())
 
 
-def _first_dbt_invocation() -> None:
-    """Parse a one-model project in a temporary folder, then remove it (see the module docstring)."""
+# the throwaway project: one file of each kind the real project has (see the module docstring)
+_WARM_UP_FILES = {
+    "dbt_project.yml": "name: warm_up\nversion: '1.0.0'\nprofile: warm_up\n",
+    "macros/two.sql": "{% macro two() %}2{% endmacro %}\n",
+    "models/one.sql": "select {{ two() }} as one from {{ source('raw', 'rows') }}\n",
+    "models/two.sql": "select * from {{ ref('one') }} join {{ ref('levels') }} using (one)\n",
+    "models/_models.yml": "version: 2\nsources:\n  - name: raw\n    schema: main\n    tables:\n      - name: rows\n"
+                          "models:\n  - name: one\n    config:\n      tags: ['warm']\n    columns:\n      - name: one\n"
+                          "        data_tests:\n          - not_null:\n              config: {tags: ['critical']}\n"
+                          "          - accepted_values:\n              arguments:\n                values: [2]\n"
+                          "          - positive\n",
+    "seeds/levels.csv": "one\n2\n",
+    "seeds/_seeds.yml": "version: 2\nseeds:\n  - name: levels\n    config:\n      column_types: {one: integer}\n",
+    "tests/generic/positive.sql": "{% test positive(model, column_name) %}\n"
+                                  "select * from {{ model }} where {{ column_name }} <= 0\n{% endtest %}\n",
+    "tests/nothing_left.sql": "select * from {{ ref('two') }} where one <> 2\n",
+}
+
+
+def _first_dbt_invocations() -> None:
+    """Parse the throwaway project in a temporary folder, fully then partially, write its nodes out as a run does,
+    then remove it (see the module docstring)."""
     from dbt.adapters.factory import reset_adapters
     from dbt.cli.main import dbtRunner
+    from dbt_common.clients.jinja import template_cache
 
     folder = Path(tempfile.mkdtemp(prefix="planwise-forkserver-"))
     try:
-        (folder / "models").mkdir()
-        (folder / "models" / "one.sql").write_text("select 1 as one\n")
-        (folder / "dbt_project.yml").write_text("name: warm_up\nversion: '1.0.0'\nprofile: warm_up\n")
-        (folder / "profiles.yml").write_text(f"warm_up:\n  target: t\n  outputs:\n    t:\n      type: duckdb\n"
-                                             f"      path: {folder / 'never_opened.duckdb'}\n")
-        result = dbtRunner().invoke(["parse", "--project-dir", str(folder), "--profiles-dir", str(folder),
-                                     "--target-path", str(folder / "target"), "--log-path", str(folder / "logs"),
-                                     "--log-level", "none", "--log-level-file", "none", "--no-write-json",
-                                     "--no-send-anonymous-usage-stats", "--no-static-parser"])
-        if not result.success:
-            raise RuntimeError(f"the fork server's dbt parse of a one-model project failed: {result.exception}")
+        for name, text in {**_WARM_UP_FILES, "profiles.yml": f"warm_up:\n  target: t\n  outputs:\n    t:\n"
+                           f"      type: duckdb\n      path: {folder / 'never_opened.duckdb'}\n"}.items():
+            (folder / name).parent.mkdir(parents=True, exist_ok=True)
+            (folder / name).write_text(text)
+        for parse in ("full", "partial"):
+            heard: list[str] = []
+            result = dbtRunner(callbacks=[lambda event: heard.append(event.info.name)]).invoke(
+                ["parse", "--project-dir", str(folder), "--profiles-dir", str(folder),
+                 "--target-path", str(folder / "target"), "--log-path", str(folder / "logs"), "--log-level", "none",
+                 "--log-level-file", "none", "--no-write-json", "--no-send-anonymous-usage-stats",
+                 "--no-static-parser"])
+            if not result.success:
+                raise RuntimeError(f"the fork server's {parse} dbt parse of a throwaway project failed: "
+                                   f"{result.exception}")
+        if "PartialParsingSkipParsing" not in heard:  # the second parse must have read the first one's cache
+            raise RuntimeError("the fork server's second dbt parse of a throwaway project did not reuse the first")
+        result.result.build_flat_graph()  # the nodes written out, as every run does before its first node
+        for macro in result.result.macros.values():  # dbt's and the adapter's, compiled once (dbt caches them by text)
+            if macro.package_name != "warm_up":
+                template_cache.get_node_template(macro)
     finally:
         reset_adapters()  # its locks are the server's own: no child uses them, none is left behind at exit
         shutil.rmtree(folder, ignore_errors=True)
