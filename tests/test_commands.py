@@ -8,6 +8,7 @@ import json
 import os
 import shutil
 import signal
+import subprocess
 import sys
 
 import pytest
@@ -104,3 +105,35 @@ def test_a_childs_full_parse_runs_dbts_static_parser(tmp_path):
     assert done.returncode == 0, done.stdout + done.stderr
     perf = json.loads((work / "target" / "perf_info.json").read_text())
     assert perf["is_partial_parse_enabled"] and perf["static_analysis_path_count"] > 0, perf
+
+
+WARM_UP_REPORT = """
+import json
+from dbt.contracts.graph import nodes
+from dbt_common.clients.jinja import template_cache
+
+kinds = ("ModelNode", "SeedNode", "GenericTestNode", "SingularTestNode", "SourceDefinition", "Macro")
+# mashumaro's code for a node kind's fields, generated the first time one is read (its resource_type literal)
+print(json.dumps({"unpackers": sorted(kind for kind in kinds
+                                      if any(name.startswith(f"__unpack_literal_{kind}_")
+                                             for name in vars(getattr(nodes, kind)))),
+                  "templates": len(template_cache.file_cache)}))
+"""
+
+
+def test_a_child_starts_with_dbts_first_use_work_done(tmp_path):
+    """What the server's warm-up leaves a child: the code that reads each kind of node the project has back from
+    dbt's partial parse cache, generated, and dbt's and the adapter's macros compiled (over 500 in dbt 1.11). The
+    same script in a fresh interpreter has none of it, which is what every child would otherwise redo."""
+    script = tmp_path / "report_warm_up.py"
+    script.write_text(WARM_UP_REPORT)
+    forked = ForkedProcess([], tmp_path, dict(os.environ), script=script)
+    done = completed(forked)
+    assert done.returncode == 0 and not forked.fresh_interpreter, done.stderr
+    warm = json.loads(done.stdout)
+    assert warm["unpackers"] == sorted(["ModelNode", "SeedNode", "GenericTestNode", "SingularTestNode",
+                                        "SourceDefinition", "Macro"]), warm
+    assert warm["templates"] > 500, warm
+    fresh = subprocess.run([sys.executable, str(script)], cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert fresh.returncode == 0, fresh.stderr
+    assert json.loads(fresh.stdout) == {"unpackers": [], "templates": 0}
