@@ -9,21 +9,22 @@ request names another) or its script as `python <script>` does (`sys.path[0]` = 
 console script), and leaves through the interpreter's normal exit. Nothing of the CLI's own package is imported
 before the fork. The server has parsed a small throwaway project twice in a temporary folder, a full parse, then a
 partial one that reads it back from dbt's `partial_parse.msgpack` (removed at once; no logs, no connection, and not
-through dbt's static parser, whose native extension hangs in a forked child once used in its parent). A process's
-first dbt invocations spend about 0.7 s on work that depends on no project: the JSON schemas dbt validates a
-project and a profile against, the adapter's modules, and the (de)serialization code generated for each kind of
-node the first time one is read from the cache or written out (models, seeds, sources, generic and singular tests,
-macros: what the throwaway project has, like the real one), which every child would repeat. So a child's first
+through dbt's static parser, whose native extension hangs in a forked child once used in its parent), and has
+compiled dbt's and the adapter's macros into dbt's process-wide template cache. A process's first dbt invocations
+spend about 0.7 s on work that depends on no project: the JSON schemas dbt validates a project and a profile
+against, the adapter's modules, the (de)serialization code generated for each kind of node the first time one is
+read from the cache or written out (models, seeds, sources, generic and singular tests, macros: what the throwaway
+project has, like the real one) and those macro templates, which every child would repeat. So a child's first
 invocation is like a second one in a long-lived process (an ensemble worker, the plugin's in-process runs): dbt
 resets its flags, adapter and loggers at every invocation, and the child's own project comes from its disk cache or
-is parsed, as in a fresh process. Before each fork the server freezes what it holds (`gc.freeze`): a child's collections, the last ones at its exit too, then
-never traverse the objects it inherited, whose every page they would otherwise copy (a child's exit took 0.55 s
-instead of 0.08 s). What children share beyond that is what a fork shares: the server's interpreter start-up (its
-str hash seed). A child gets the `sys.path` a fresh interpreter would have in its folder with its PYTHONPATH; if a
-folder that only one of them has (its working directory included) holds a module the server has already imported
-(the child would otherwise keep the server's), the child execs a fresh interpreter instead: the same process, pid
-and streams, only without the saving. A folder without `__init__.py` (a project's `dbt/`) is a namespace portion and
-shadows no module.
+is parsed, as in a fresh process. Before each fork the server freezes what it holds (`gc.freeze`): a child's
+collections, the last ones at its exit too, then never traverse the objects it inherited, whose every page they
+would otherwise copy (a child's exit took 0.55 s instead of 0.08 s). What children share beyond that is what a fork
+shares: the server's interpreter start-up (its str hash seed). A child gets the `sys.path` a fresh interpreter would
+have in its folder with its PYTHONPATH; if a folder that only one of them has (its working directory included) holds
+a module the server has already imported (the child would otherwise keep the server's), the child execs a fresh
+interpreter instead: the same process, pid and streams, only without the saving. A folder without `__init__.py` (a
+project's `dbt/`) is a namespace portion and shadows no module.
 
 Protocol: one SOCK_SEQPACKET message per request, {"argv", "cwd", "env", "new_session"} and "module" or "script"
 when not the CLI, with the write ends of the child's stdout and stderr pipes attached (SCM_RIGHTS); the server
@@ -112,7 +113,7 @@ _WARM_UP_FILES = {
 
 def _first_dbt_invocations() -> None:
     """Parse the throwaway project in a temporary folder, fully then partially, write its nodes out as a run does,
-    then remove it (see the module docstring)."""
+    compile dbt's and the adapter's macros, then remove the folder (see the module docstring)."""
     from dbt.adapters.factory import reset_adapters
     from dbt.cli.main import dbtRunner
     from dbt_common.clients.jinja import template_cache

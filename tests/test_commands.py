@@ -113,10 +113,10 @@ from dbt.contracts.graph import nodes
 from dbt_common.clients.jinja import template_cache
 
 kinds = ("ModelNode", "SeedNode", "GenericTestNode", "SingularTestNode", "SourceDefinition", "Macro")
-# mashumaro's code for a node kind's fields, generated the first time one is read (its resource_type literal)
-print(json.dumps({"unpackers": sorted(kind for kind in kinds
-                                      if any(name.startswith(f"__unpack_literal_{kind}_")
-                                             for name in vars(getattr(nodes, kind)))),
+# mashumaro's code for a node kind's fields is generated the first time one is read (its resource_type literal)
+print(json.dumps({"kinds without unpack code": [kind for kind in kinds
+                                                if not any(name.startswith(f"__unpack_literal_{kind}_")
+                                                           for name in vars(getattr(nodes, kind)))],
                   "templates": len(template_cache.file_cache)}))
 """
 
@@ -131,9 +131,8 @@ def test_a_child_starts_with_dbts_first_use_work_done(tmp_path):
     done = completed(forked)
     assert done.returncode == 0 and not forked.fresh_interpreter, done.stderr
     warm = json.loads(done.stdout)
-    assert warm["unpackers"] == sorted(["ModelNode", "SeedNode", "GenericTestNode", "SingularTestNode",
-                                        "SourceDefinition", "Macro"]), warm
-    assert warm["templates"] > 500, warm
+    assert warm["kinds without unpack code"] == [] and warm["templates"] > 500, warm
     fresh = subprocess.run([sys.executable, str(script)], cwd=tmp_path, capture_output=True, text=True, timeout=120)
     assert fresh.returncode == 0, fresh.stderr
-    assert json.loads(fresh.stdout) == {"unpackers": [], "templates": 0}
+    cold = json.loads(fresh.stdout)
+    assert len(cold["kinds without unpack code"]) == 6 and cold["templates"] == 0, cold
