@@ -151,6 +151,10 @@ class DbtRunner:
             if event.info.name in _PARSE_EVENTS:
                 heard.append((event.info.name, event.info.msg))
 
+        # dbt's import (about 2.5 s in a fresh process) is per process: done before the lock, so the workers of an
+        # ensemble, started together, import at once instead of each waiting for the others' import and parse
+        import dbt.cli.main  # noqa: F401
+
         with file_lock(cache / "parse.lock"):  # one writer of the cache at a time (xdist workers, parallel runs)
             result = self._invoke("parse", ["--no-write-json"], target=cache / "target", threads=1,
                                   db_path=PARSE_PLACEHOLDER / f"{self.db_path.stem}.duckdb", callbacks=[listen])
