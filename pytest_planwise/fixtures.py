@@ -17,7 +17,7 @@ from navigator_orchestrator.quality import CheckResult
 from .baseline import DEFAULT_TOLERANCES, ToleranceBaseline
 from .dbt_tests import DbtTestOutcome, run_dbt_tests
 from .ensembles import EnsembleSpec, PlanwiseEnsemble, build_ensemble, scenario_texts
-from .runs import PlanwiseRun, RunSpec, build_run, file_lock, isolated_copy, run_quality_gates
+from .runs import PlanwiseRun, RunSpec, build_run, file_lock, isolated_copy, kept_root, run_quality_gates
 
 
 @pytest.fixture(scope="session")
@@ -71,7 +71,9 @@ def planwise_run(planwise_root: Path, pytestconfig: pytest.Config) -> Callable[.
             config=str(Path(option("planwise_config")).resolve()) if option("planwise_config") else None,
             replica=replica,
         )
-        return build_run(planwise_root, spec, in_subprocess=option("planwise_subprocess"))
+        kept = option("planwise_runs_dir")
+        root = kept_root(Path(kept)) if kept else planwise_root
+        return build_run(root, spec, in_subprocess=option("planwise_subprocess"))
 
     return factory
 

@@ -45,6 +45,10 @@ def pytest_addoption(parser):
                          "(default: the same CLI inside the test process, about 3 s faster per run)")
     group.addoption("--planwise-config", default=None,
                     help="base YAML config for runs (default: config/simulation_config.yaml)")
+    group.addoption("--planwise-runs-dir", default=None, metavar="DIR",
+                    help="keep the runs tests build in DIR and reuse them in later sessions while nothing they "
+                         "depend on changed (their spec, config and census contents, PlanWise's code, the dbt "
+                         "project, the Python, dbt and DuckDB versions); default: this session's temp folder only")
 
 
 def pytest_configure(config):

@@ -23,10 +23,14 @@ from typing import Any
 
 import duckdb
 
+import navigator_orchestrator
 from navigator_orchestrator.census import generate_census
 from navigator_orchestrator.config import load_config, render_yaml
+from navigator_orchestrator.dbt_runner import project_files
 from navigator_orchestrator.locking import file_lock
+from navigator_orchestrator.paths import DBT_DIR, DEFAULT_CONFIG
 from navigator_orchestrator.quality import CheckResult, evaluate
+from navigator_orchestrator.summary import versions
 
 
 @dataclass(frozen=True)
@@ -46,8 +50,31 @@ class RunSpec:
 
     @property
     def key(self) -> str:
-        text = json.dumps(self.__dict__, sort_keys=True, default=str)
+        """The spec and the content of the files it names: a config or census edited in place is another run."""
+        files = {name: _file_sha256(path) for name, path in (("config", self.config), ("census", self.census)) if path}
+        text = json.dumps({**self.__dict__, "file_sha256": files}, sort_keys=True, default=str)
         return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _file_sha256(path: str) -> str:
+    try:
+        return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+    except OSError:
+        return "unreadable"  # the run itself will say why
+
+
+def kept_root(folder: Path, project_dir: Path = DBT_DIR) -> Path:
+    """Where `--planwise-runs-dir` keeps runs (and their generated censuses) for later sessions: one subfolder per
+    state of what a result depends on beyond its spec (PlanWise's code, the dbt project, the default config, the
+    Python, dbt and DuckDB versions), so a run built before a model edit or an upgrade is never reused."""
+    package = Path(navigator_orchestrator.__file__).parent
+    digest = hashlib.sha256(json.dumps(versions(), sort_keys=True).encode())
+    for base, files in ((package, sorted(package.rglob("*.py"))), (project_dir, project_files(project_dir)),
+                        (DEFAULT_CONFIG.parent, [DEFAULT_CONFIG])):
+        for path in files:
+            digest.update(f"\0{path.relative_to(base)}\0".encode())
+            digest.update(path.read_bytes())
+    return folder.resolve() / digest.hexdigest()[:16]
 
 
 @dataclass

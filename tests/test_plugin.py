@@ -88,14 +88,19 @@ def test_orphan_baseline_is_reported(pytester):
 
 
 ISOLATION_TEST = """
+import os
+
 import duckdb
 import pytest
 
 
 @pytest.fixture(scope="module")
-def run(planwise_run):
+def run(planwise_run, tmp_path_factory):
     run = planwise_run(years="2025-2025")
     assert run.status == "success", run.stderr
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if worker:  # the run is shared with the other worker's tests
+        (tmp_path_factory.getbasetemp().parent / f"isolation_{worker}").touch()
     return run
 
 
@@ -119,25 +124,26 @@ def test_3_shared_run_rejects_writes(run):
 """
 
 
-def test_isolated_copies_do_not_leak_into_the_shared_run(pytester):
-    pytester.makepyfile(test_isolation=ISOLATION_TEST)
-    result = pytester.runpytest_subprocess("--planwise-employees", "300")
-    result.assert_outcomes(passed=3)
+def test_runs_are_built_once_per_session_across_workers_and_copies_do_not_leak(pytester):
+    """One inner session on two workers (a file each, in order: --dist loadfile): four tests and the isolation
+    module share one build of the same run, and the copy one test writes to leaves the shared run as it was."""
+    pytester.makepyfile(test_isolation=ISOLATION_TEST, test_shared="""
+import os
 
-
-def test_runs_are_built_once_per_session_across_workers(pytester):
-    pytester.makepyfile(test_shared="""
 import pytest
 
 @pytest.mark.parametrize("n", range(4))
-def test_same_run(planwise_run, n):
+def test_same_run(planwise_run, tmp_path_factory, n):
     assert planwise_run(years="2025-2025").status == "success"
+    (tmp_path_factory.getbasetemp().parent / f"shared_{os.environ['PYTEST_XDIST_WORKER']}").touch()
 """)
-    result = pytester.runpytest_subprocess("-n", "2", "--planwise-employees", "300", "--basetemp",
-                                           str(pytester.path / "tmp"))
-    result.assert_outcomes(passed=4)
+    result = pytester.runpytest_subprocess("-n", "2", "--dist", "loadfile", "--planwise-employees", "300",
+                                           "--basetemp", str(pytester.path / "tmp"))
+    result.assert_outcomes(passed=7)
     built = list((pytester.path / "tmp" / "planwise" / "runs").glob("*/run.json"))
-    assert len(built) == 1  # four tests on two workers, one build
+    assert len(built) == 1  # seven tests on two workers, one build
+    (worker,) = [p.name for p in (pytester.path / "tmp").glob("shared_gw*")]
+    assert (pytester.path / "tmp" / f"isolation_{'gw1' if worker.endswith('gw0') else 'gw0'}").exists()
 
 
 def test_a_merit_change_fails_the_real_baseline_until_it_is_updated(pytester):
@@ -156,7 +162,9 @@ def test_a_merit_change_fails_the_real_baseline_until_it_is_updated(pytester):
     config["compensation"]["merit_budget"] = 0.03
     changed = pytester.path / "merit.yaml"
     changed.write_text(yaml.safe_dump(config))
-    args = ("-m", "baseline", "-k", "default", "--planwise-config", str(changed), "--snapshot-warn-unused")
+    # the three sessions share one build of the merit run (kept runs: nothing it depends on changes in between)
+    args = ("-m", "baseline", "-k", "default", "--planwise-config", str(changed), "--snapshot-warn-unused",
+            "--planwise-runs-dir", str(pytester.path / "kept"))
 
     drifted = pytester.runpytest_subprocess(*args)
     drifted.assert_outcomes(failed=1)
@@ -168,6 +176,34 @@ def test_a_merit_change_fails_the_real_baseline_until_it_is_updated(pytester):
     pytester.runpytest_subprocess(*args, "--update-baseline").assert_outcomes(passed=1)
     assert stored.read_text() != before
     pytester.runpytest_subprocess(*args).assert_outcomes(passed=1)
+    (built,) = (pytester.path / "kept").glob("*/runs/*/run.json")
+    assert len(list(built.parent.glob("logs/run_*.jsonl"))) == 1  # built by the first session only
+
+
+def test_kept_runs_are_keyed_by_every_input_a_spec_does_not_name(tmp_path):
+    """--planwise-runs-dir reuses a run only while nothing it depends on changed: a config or census file edited
+    in place (same path) is another run; a model edited in the dbt project, another folder of kept runs."""
+    from pytest_planwise.commands import copy_dbt_project
+    from pytest_planwise.runs import RunSpec, kept_root
+
+    config, census = tmp_path / "plan.yaml", tmp_path / "census.csv"
+    config.write_text("compensation:\n  merit_budget: 0.03\n")
+    census.write_text("employee_id\nE1\n")
+    spec = RunSpec(config=str(config), census=str(census))
+    first = spec.key
+    assert RunSpec(config=str(config), census=str(census)).key == first
+    config.write_text("compensation:\n  merit_budget: 0.04\n")
+    assert spec.key != first
+    edited = spec.key
+    census.write_text("employee_id\nE2\n")
+    assert spec.key not in (first, edited)
+
+    project = copy_dbt_project(tmp_path / "project")
+    root = kept_root(tmp_path / "kept", project)
+    assert root.parent == (tmp_path / "kept").resolve() and kept_root(tmp_path / "kept", project) == root
+    model = project / "models" / "marts" / "fct_workforce_snapshot.sql"
+    model.write_text(model.read_text() + "\n-- edited\n")
+    assert kept_root(tmp_path / "kept", project) != root
 
 
 @pytest.mark.determinism
