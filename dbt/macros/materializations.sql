@@ -33,15 +33,19 @@
   The shared body: hooks around one statement (create or replace, or clear the years and append), one commit.
   A relation of the other kind under the model's name (a database built when the model was a table, now a view,
   or the reverse) is dropped first: DuckDB's `create or replace` does not replace a table by a view.
+  A `create or replace` with nothing around it (no hooks, no drop) is one statement, atomic in DuckDB's own
+  auto-commit transaction: dbt's BEGIN and COMMIT statements (and their events) are skipped for it, about 4 % of
+  a small run.
 #}
 {% macro _build_relation(kind, replace, existing) %}
   {%- set target = this.incorporate(type=kind) -%}
+  {%- set alone = replace and not pre_hooks and not post_hooks and (existing is none or existing.type == kind) -%}
   {{ run_hooks(pre_hooks) }}
   {% if existing is not none and existing.type != kind %}
     {% do adapter.drop_relation(existing) %}
   {% endif %}
   {% if replace %}
-    {% call statement('main') -%}
+    {% call statement('main', auto_begin=not alone) -%}
       create or replace {{ kind }} {{ target }} as (
 {{ compiled_code }}
       )
@@ -58,6 +62,8 @@
     {%- endcall %}
   {% endif %}
   {{ run_hooks(post_hooks) }}
-  {% do adapter.commit() %}
+  {% if not alone %}
+    {% do adapter.commit() %}
+  {% endif %}
   {{ return({'relations': [target]}) }}
 {% endmacro %}
