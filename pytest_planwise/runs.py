@@ -113,8 +113,9 @@ def census_file(root: Path, employees: int, seed: int) -> Path:
 
 def build_run(root: Path, spec: RunSpec, in_subprocess: bool = False) -> PlanwiseRun:
     """Build `spec` once under `root` (or reuse it) and return the finished run."""
-    folder = root / "runs" / spec.key
-    with file_lock(root / "runs" / f"{spec.key}.lock"):
+    key = spec.key  # reads the spec's config and census files: once
+    folder = root / "runs" / key
+    with file_lock(root / "runs" / f"{key}.lock"):
         record = folder / "run.json"
         if not record.exists():
             _execute(root, spec, folder, in_subprocess)

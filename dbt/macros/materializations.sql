@@ -1,7 +1,7 @@
 {#
-  Lean materializations: each model is one statement in one transaction. dbt's own `table`, `view` and
-  `incremental` spend about 0.15 s of Jinja, relation-cache lookups and extra statements (temp table, backup
-  rename, drop) per model; at the size of a year's SQL that overhead was most of a run. Plain `dbt run` and
+  Lean materializations: each model is one statement, in one transaction when it needs one. dbt's own `table`,
+  `view` and `incremental` spend about 0.15 s of Jinja, relation-cache lookups and extra statements (temp table,
+  backup rename, drop) per model; at the size of a year's SQL that overhead was most of a run. Plain `dbt run` and
   `dbt build` use them too.
 
   simulation_table / simulation_view: the model's current rows, replaced whole (`create or replace`).
@@ -39,9 +39,10 @@
 #}
 {% macro _build_relation(kind, replace, existing) %}
   {%- set target = this.incorporate(type=kind) -%}
-  {%- set alone = replace and not pre_hooks and not post_hooks and (existing is none or existing.type == kind) -%}
+  {%- set drop_first = existing is not none and existing.type != kind -%}
+  {%- set alone = replace and not drop_first and not pre_hooks and not post_hooks -%}
   {{ run_hooks(pre_hooks) }}
-  {% if existing is not none and existing.type != kind %}
+  {% if drop_first %}
     {% do adapter.drop_relation(existing) %}
   {% endif %}
   {% if replace %}
