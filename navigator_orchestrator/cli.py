@@ -83,7 +83,7 @@ def build_parser() -> argparse.ArgumentParser:
                                                       "census)")
     ensemble.add_argument("--config", type=Path, help="base YAML config the scenarios override "
                                                       "(default: config/simulation_config.yaml)")
-    ensemble.add_argument("--scheduler", help="local (default: a pool of spawned processes), local:N (a Dask "
+    ensemble.add_argument("--scheduler", help="local (default: a pool of worker processes), local:N (a Dask "
                                               "LocalCluster of N workers) or tcp://HOST:PORT (a Dask scheduler; "
                                               "default $DASK_SCHEDULER_ADDRESS); Dask needs the 'distributed' extra")
     ensemble.add_argument("--workers", type=_positive_int, help="processes of the local pool (default: the CPUs, "

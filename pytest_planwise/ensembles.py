@@ -1,5 +1,5 @@
 """Small ensembles for tests, each built once per test session with the real `planwise ensemble` CLI (in the test
-process; its runs in spawned worker processes) under the session root, and shared read-only.
+process; its runs in the local pool's worker processes) under the session root, and shared read-only.
 
 Scenarios are given as {name: {dotted key: value}} (written as YAML files) or as paths of scenario files (the
 shipped `scenarios/` ones, say); the same arguments return the same, already built ensemble.
