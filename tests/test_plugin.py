@@ -1,7 +1,6 @@
 """The plugin itself, exercised the way users run it: pytest in a fresh folder (pytester), in subprocesses."""
 
 import json
-import os
 
 import pytest
 
@@ -22,14 +21,15 @@ def test_metrics(baseline, scenario):
 
 
 @pytest.fixture(autouse=True)
-def _inner_pytest_is_not_an_xdist_worker(monkeypatch):
+def _inner_pytest_is_not_an_xdist_worker(request, monkeypatch):
     """The pytest runs made here are sessions of their own, even when this test runs on an xdist worker. Their
     tests do not use Hypothesis, so its plugin is off there: it imports all of Hypothesis at the end of every
-    session and every xdist worker (1-2 s of CPU each)."""
+    session and every xdist worker (1-2 s of CPU each). Set after pytester, which clears PYTEST_ADDOPTS."""
     for name in ("PYTEST_XDIST_WORKER", "PYTEST_XDIST_WORKER_COUNT", "PYTEST_XDIST_TESTRUNUID"):
         monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("PYTEST_ADDOPTS", " ".join(filter(None, [os.environ.get("PYTEST_ADDOPTS"),
-                                                                "-p no:hypothesispytest"])))
+    if "pytester" in request.fixturenames:
+        request.getfixturevalue("pytester")
+        monkeypatch.setenv("PYTEST_ADDOPTS", "-p no:hypothesispytest")
 
 
 def _write_payload_test(pytester, digest="123"):
