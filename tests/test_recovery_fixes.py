@@ -13,9 +13,12 @@ The project root is a private copy under tmp_path: navigator_orchestrator/, conf
 data/census_default.parquet (a 200-person census in place of the bundled 5,000-person one). PYTHONPATH puts the
 copy's package first, so its `paths.PROJECT_ROOT` is the copy: `planwise run --years 2025-2029` with no other
 argument uses the copy's default database dbt/simulation.duckdb, config, census and dbt project, exactly as a
-user in the checkout would. DB_PATH names the same database (a second guard: nothing here can reach the
-checkout's dbt/simulation.duckdb; plain dbt from dbt/ reads it too). Real CLI and dbt processes, real DuckDB
-files, real signals; faults only through the existing test hooks (PLANWISE_TEST_FAULT, PLANWISE_TEST_KILL).
+user in the checkout would; plain dbt from dbt/ reads ./simulation.duckdb there (no DB_PATH is set, as in a
+checkout without .env). So dbt's profile is the same in every copy, and the template's dbt/target (plain dbt's
+parse state, made once with `dbt parse --vars '{simulation_year: 2026}'`, the year most fixes name) lets a copy's
+plain dbt parse only what its test changed, as a user's second dbt command would, instead of the whole project.
+Real CLI and dbt processes, real DuckDB files, real signals; faults only through the existing test hooks
+(PLANWISE_TEST_FAULT, PLANWISE_TEST_KILL).
 """
 
 from __future__ import annotations
@@ -110,7 +113,7 @@ def as_written(command: str, **placeholders: str) -> str:
 def environment(project: Path, extra: dict[str, str] | None = None) -> dict[str, str]:
     base = {k: v for k, v in os.environ.items() if k not in _DROPPED}
     return {**base, "PATH": f"{BIN}{os.pathsep}{base.get('PATH', '')}", "PYTHONPATH": str(project),
-            "DB_PATH": str(project / DB), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false", "PYTHONUNBUFFERED": "1",
+            "DBT_SEND_ANONYMOUS_USAGE_STATS": "false", "PYTHONUNBUFFERED": "1",
             **(extra or {})}
 
 
@@ -233,7 +236,8 @@ def edit(path: Path, old: str, new: str) -> str:
 @pytest.fixture(scope="module")
 def template(planwise_root) -> dict:
     """A project root with a completed 5-year run of 200 people (its checkpoints) and three backups: the
-    oldest holds 2025-2027 only (the run was extended with --resume), the other two the 5-year database.
+    oldest holds 2025-2027 only (the run was extended with --resume), the other two the 5-year database; and
+    plain dbt's parse state in dbt/target (see the module docstring).
     Built once per session under the session root (the first xdist worker builds it, the others wait)."""
     root = planwise_root / "recovery_template"
     with file_lock(planwise_root / "recovery_template.lock"):
@@ -260,6 +264,7 @@ def _build_template(root: Path, planwise_root: Path) -> None:
     ok(sh(root, "planwise backup create"))
     ok(sh(root, "planwise backup create"))
     assert len(backups(root)) == 3 and done_years(root) == YEARS
+    ok(sh(root, "cd dbt && dbt parse --vars '{simulation_year: 2026}'"))
 
 
 @pytest.fixture
