@@ -1,5 +1,5 @@
 """Plan-design ensembles (`planwise ensemble`): the shipped default and rich_match scenarios x 3 seeds x 2 years
-on a 200-person census, built once per session on the local spawn pool (`planwise_ensemble`), and parts of it
+on a 200-person census, built once per session on the local process pool (`planwise_ensemble`), and parts of it
 again: on a real Dask LocalCluster (loopback), with a worker SIGKILLed mid-run, interrupted and resumed, with
 failing runs; every variant must give exactly the reference's rows of its scenarios and seeds in runs.parquet. Bands and paired differences
 are recomputed here from runs.parquet with exact fractions (R type-7 quantiles, numpy-free).
