@@ -11,6 +11,7 @@ year-keyed tables equal the uninterrupted run's.
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import signal
 import time
@@ -169,6 +170,15 @@ def test_a_model_broken_in_2026_then_fixed_resumes_from_2026(world, tmp_path):
     failed = planwise_command(run_args(folder, world["census"], "--dbt-project", project), folder)
     assert failed.returncode == 1 and "broken for 2026 only" in failed.stderr
     assert done_years(folder) == [2025]
+    # dbt's own lines are where they were (its loggers format only what they write): the model's error on the
+    # console, and in dbt.log each node's result at info, the error at error, no statement at debug
+    assert re.search(r"ERROR creating sql \w+ model main\.int_hiring_events", failed.stdout), failed.stdout
+    assert "broken for 2026 only" in failed.stdout
+    (dbt_log,) = (folder / "artifacts" / "runs").glob("*/dbt/logs/dbt.log")
+    run_lines = dbt_log.read_text().split("Command `cli parse` succeeded", 1)[1].splitlines()
+    assert sum("[info ]" in line and " of 20 OK " in line for line in run_lines) == 20  # 2025's seeds and models
+    assert any("[error]" in line and "int_hiring_events" in line for line in run_lines)
+    assert not any("[debug]" in line and "SQL" in line for line in run_lines)
 
     model.write_text(good)  # the fix
     before = set((folder / "logs").glob("*.jsonl"))
