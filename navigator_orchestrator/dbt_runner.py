@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator
 
 from .errors import SimulationError
+from .interrupts import lost_interrupt
 from .locking import file_lock
 from .masking import mask_file
 from .paths import DBT_DIR
@@ -127,8 +128,9 @@ class DbtRunner:
             _release_database()
             for written in (self.work_dir / "logs").glob("*.log"):  # appended to by every invocation
                 self._masked[written] = mask_file(written, self._masked.get(written, 0))
-        if isinstance(result.exception, KeyboardInterrupt):  # Ctrl-C or SIGTERM inside dbt: stop, not "failed"
-            raise result.exception
+        interrupt = lost_interrupt(result.exception)
+        if interrupt is not None:  # Ctrl-C or SIGTERM inside dbt, even when dbt's clean-up then failed: stop
+            raise interrupt
         if result.exception is not None:
             raise SimulationError(f"dbt {command} failed: {_one_line(result.exception)}",
                                   "read the dbt log under the run's folder, fix the model or input, then run the same "

@@ -6,6 +6,8 @@ SIGTERM; the exit code tells them apart (130 for Ctrl-C, 143 for SIGTERM, 128 + 
 A signal that arrives while DuckDB runs a query of ours (a backup's digests, a quality gate) interrupts the query,
 but DuckDB drops the handler's exception and raises `RuntimeError: Query interrupted` instead; the handlers
 record each signal so that `lost_interrupt` can tell that error apart and the run still stops as interrupted.
+An error raised while an interrupt was being handled (dbt-duckdb cancelling a connection another thread had just
+closed: `Connection already closed!`) is the interrupt too: it carries the interrupt as its context.
 """
 
 from __future__ import annotations
@@ -32,11 +34,18 @@ def _interrupt(signum: int, frame: object) -> None:
     raise Terminated() if signum == signal.SIGTERM else KeyboardInterrupt()
 
 
-def lost_interrupt(error: BaseException) -> KeyboardInterrupt | None:
-    """The interrupt DuckDB turned into `RuntimeError: Query interrupted`, or None for any other error."""
-    if not _received or type(error) is not RuntimeError or "interrupted" not in str(error).lower():
-        return None
-    return Terminated() if _received[-1] == signal.SIGTERM else KeyboardInterrupt()
+def lost_interrupt(error: BaseException | None) -> KeyboardInterrupt | None:
+    """The interrupt behind `error`, or None for any other error: the interrupt it was raised while handling, or
+    the one DuckDB turned into `RuntimeError: Query interrupted`, anywhere in its chain (dbt wraps errors)."""
+    seen: set[int] = set()
+    while error is not None and id(error) not in seen:
+        seen.add(id(error))
+        if isinstance(error, KeyboardInterrupt):
+            return error
+        if _received and type(error) is RuntimeError and "interrupted" in str(error).lower():
+            return Terminated() if _received[-1] == signal.SIGTERM else KeyboardInterrupt()
+        error = error.__cause__ or error.__context__
+    return None
 
 
 @contextmanager

@@ -135,17 +135,18 @@ def _locked_run(request: RunRequest, staged: StagedCensus, log: RunLog) -> RunRe
         written = True
         _run_years(runner, request, result, log, summary_path)
         result.status = "success"
-    except (PlanwiseError, duckdb.Error) as error:
-        failure = _as_planwise_error(error, request.db_path)
-        result.status, result.exit_code = "failed", failure.exit_code
-        result.add_error(str(failure), failure.hint)
     except KeyboardInterrupt as interrupt:
         _interrupted(result, interrupt)
-    except RuntimeError as error:  # DuckDB's "Query interrupted" for a signal during one of our queries
+    except Exception as error:  # a signal during one of our queries, or during the clean-up of one, is no failure
         interrupt = lost_interrupt(error)
-        if interrupt is None:
+        if interrupt is not None:
+            _interrupted(result, interrupt)
+        elif isinstance(error, (PlanwiseError, duckdb.Error)):
+            failure = _as_planwise_error(error, request.db_path)
+            result.status, result.exit_code = "failed", failure.exit_code
+            result.add_error(str(failure), failure.hint)
+        else:
             raise
-        _interrupted(result, interrupt)
     finally:
         result.dbt_invocations = list(runner.invocations)
         result.ended_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
