@@ -12,6 +12,7 @@ import duckdb
 import pytest
 from dbt_common.exceptions import DbtRuntimeError
 
+from navigator_orchestrator.dbt_runner import DbtRunner
 from navigator_orchestrator.interrupts import Terminated, exit_code, lost_interrupt, sigterm_interrupts
 
 LONG_QUERY = "select sum(md5_number(i::VARCHAR) & 1) from range(1000000000) t(i)"
@@ -55,6 +56,38 @@ def test_an_error_raised_while_handling_a_signal_is_the_interrupt():
         timer.join()
     interrupt = lost_interrupt(raised.value)
     assert type(interrupt) is Terminated and exit_code(interrupt) == 143
+
+
+def test_dbt_failing_to_cancel_on_sigterm_still_stops_as_interrupted(tmp_path):
+    """The same in real dbt, made certain: a seed's thread closes its connection's handle (its state still open,
+    as in the race) and SIGTERM reaches dbt's main thread; dbt's cancel of that connection fails, dbt returns that
+    error, and the runner raises the interrupt, not `dbt seed failed`."""
+    from dbt.adapters.factory import FACTORY
+
+    runner = DbtRunner(db_path=tmp_path / "sim.duckdb", work_dir=tmp_path / "dbt", threads=1)
+    runner.parse()
+    seed_threads, cancelling, cancel_failed = [], threading.Event(), threading.Event()
+
+    def race(event) -> None:
+        name = event.info.name
+        if name == "SQLQuery" and event.data.node_info.unique_id and not seed_threads:  # a query of the seed
+            seed_threads.append(threading.current_thread())
+            FACTORY.adapters["duckdb"].connections.get_thread_connection().handle.close()
+            signal.pthread_kill(threading.main_thread().ident, signal.SIGTERM)
+            cancel_failed.wait(timeout=60)  # the seed goes on (and fails) only after dbt's cancel
+        elif name == "ArtifactWritten" and threading.current_thread() is threading.main_thread():
+            cancelling.set()  # dbt's interrupt handler: run_results.json, then the cancel of every connection
+
+    with sigterm_interrupts(), pytest.raises(Terminated):
+        try:
+            runner._invoke("seed", ["--select", "config_job_levels"], callbacks=[race])
+        finally:
+            cancel_failed.set()
+            for thread in seed_threads:
+                thread.join(timeout=60)
+    assert seed_threads and cancelling.is_set(), "the race was not set up: no seed query, or dbt never cancelled"
+    log = (tmp_path / "dbt" / "logs" / "dbt.log").read_text()
+    assert "Connection already closed!" in log  # dbt's cancel failed, the case this test is about
 
 
 def test_other_errors_are_not_taken_for_an_interrupt():
