@@ -66,7 +66,7 @@ def test_dbt_failing_to_cancel_on_sigterm_still_stops_as_interrupted(tmp_path):
 
     runner = DbtRunner(db_path=tmp_path / "sim.duckdb", work_dir=tmp_path / "dbt", threads=1)
     runner.parse()
-    seed_threads, cancelling, cancel_failed = [], threading.Event(), threading.Event()
+    seed_threads, cancelling, invocation_over = [], threading.Event(), threading.Event()
 
     def race(event) -> None:
         name = event.info.name
@@ -74,7 +74,7 @@ def test_dbt_failing_to_cancel_on_sigterm_still_stops_as_interrupted(tmp_path):
             seed_threads.append(threading.current_thread())
             FACTORY.adapters["duckdb"].connections.get_thread_connection().handle.close()
             signal.pthread_kill(threading.main_thread().ident, signal.SIGTERM)
-            cancel_failed.wait(timeout=60)  # the seed goes on (and fails) only after dbt's cancel
+            invocation_over.wait(timeout=60)  # the seed goes on (and fails) only once dbt gave up
         elif name == "ArtifactWritten" and threading.current_thread() is threading.main_thread():
             cancelling.set()  # dbt's interrupt handler: run_results.json, then the cancel of every connection
 
@@ -82,7 +82,7 @@ def test_dbt_failing_to_cancel_on_sigterm_still_stops_as_interrupted(tmp_path):
         try:
             runner._invoke("seed", ["--select", "config_job_levels"], callbacks=[race])
         finally:
-            cancel_failed.set()
+            invocation_over.set()
             for thread in seed_threads:
                 thread.join(timeout=60)
     assert seed_threads and cancelling.is_set(), "the race was not set up: no seed query, or dbt never cancelled"
