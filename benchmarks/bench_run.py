@@ -1,6 +1,8 @@
 """End-to-end speed and memory benchmark of `planwise run` (not a timed test: numbers depend on the machine).
 
-Why: the targets are 100,000 employees x 5 years in <= 20 s wall, and 1,000,000 x 5 years under 6 GB peak RSS.
+Why: the acceptance targets (TARGETS: issue 10's default run, 100,000 x 5 and 1,000,000 x 10 years, and the
+first issue's 6 GB for 1,000,000 x 5) were set on the machine of their day; these machines differ by up to
+2.5x from one session to the next, so each verdict also names the reference workload's time.
 This measures exactly what a user runs: one `planwise run` subprocess per repetition, each on a fresh database.
 
 How:
@@ -40,8 +42,10 @@ from reference import describe, reference_seconds  # noqa: E402 - the sibling mo
 REPO = Path(__file__).resolve().parent.parent
 CODE = {"cwd": REPO}  # where the commands run; `--checkout` points it (and `python -m`'s imports) elsewhere
 MIB = 1024 * 1024
-TARGET_WALL_100K = 20.0           # seconds, 100,000 employees x 5 years
-TARGET_RSS_1M = 6 * 1024 ** 3     # bytes (6 GiB), 1,000,000 employees x 5 years
+GIB = 1024 ** 3
+# (employees, years, median wall seconds or None, peak RSS bytes or None): what a run of that size must stay within
+TARGETS = [(5_000, 5, 8.0, None), (100_000, 5, 15.0, None), (1_000_000, 10, 150.0, 4 * GIB),
+           (1_000_000, 5, None, 6 * GIB)]
 
 
 def planwise_command() -> list[str]:
@@ -204,24 +208,27 @@ def print_size_table(n: int, reps: list[dict], years: list[int]) -> None:
         print(f"  {label.ljust(width)}  {value}")
 
 
-def target_line(results: dict[int, list[dict]], years: list[int]) -> str:
+def target_line(results: dict[int, list[dict]], years: list[int], reference: float) -> str:
+    """Each target of this many years: PASS or FAIL with its figure, or not measured."""
     parts = []
-    five = len(years) == 5
-    ok_100k = [r for r in results.get(100_000, []) if r["ok"]]
-    if not five or not ok_100k:
-        parts.append("100k x 5y <= 20 s: not measured")
-    else:
-        median = statistics.median(r["wall_seconds"] for r in ok_100k)
-        parts.append(f"100k x 5y <= 20 s: {'PASS' if median <= TARGET_WALL_100K else 'FAIL'} "
-                     f"(median {median:.1f} s, {median / TARGET_WALL_100K:.2f}x target)")
-    ok_1m = [r for r in results.get(1_000_000, []) if r["ok"]]
-    if not five or not ok_1m:
-        parts.append("1M x 5y peak RSS < 6 GiB: not measured")
-    else:
-        peak = max(max(r["maxrss_bytes"], r["tree_rss_peak_bytes"]) for r in ok_1m)
-        parts.append(f"1M x 5y peak RSS < 6 GiB: {'PASS' if peak < TARGET_RSS_1M else 'FAIL'} "
-                     f"(peak {peak / 1024 ** 3:.2f} GiB)")
-    return "targets: " + "; ".join(parts)
+    for employees, span, wall, rss in TARGETS:
+        if span != len(years):
+            continue
+        name = f"{employees:,} x {span}y"
+        ok = [r for r in results.get(employees, []) if r["ok"]]
+        if not ok:
+            parts.append(f"{name}: not measured")
+            continue
+        if wall is not None:
+            median = statistics.median(r["wall_seconds"] for r in ok)
+            parts.append(f"{name} <= {wall:.0f} s: {'PASS' if median <= wall else 'FAIL'} (median {median:.1f} s)")
+        if rss is not None:
+            peak = max(max(r["maxrss_bytes"], r["tree_rss_peak_bytes"]) for r in ok)
+            parts.append(f"{name} peak RSS < {rss / GIB:.0f} GiB: {'PASS' if peak < rss else 'FAIL'} "
+                         f"(peak {peak / GIB:.2f} GiB)")
+    if not parts:
+        return f"targets: none for {len(years)} years"
+    return f"targets (reference workload {reference:.2f} s this session): " + "; ".join(parts)
 
 
 # -------------------------------------------------------------------------------------------------------- main
@@ -301,7 +308,7 @@ def main(argv: list[str] | None = None) -> int:
         if ok:
             print(f"  median wall {describe(statistics.median(ok), reference)}")
     print()
-    print(target_line(results, years))
+    print(target_line(results, years, reference))
     out = workdir / "results.json"
     out.write_text(json.dumps({"argv": sys.argv, "years": years, "threads": args.threads,
                                "reference_seconds": reference,
