@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
+from . import dbt_fast_paths
 from .errors import SimulationError
 from .interrupts import lost_interrupt
 from .locking import file_lock
@@ -115,8 +116,9 @@ class DbtRunner:
 
     def _invoke(self, command: str, extra: list[str], on_node: OnNode | None = None, target: Path | None = None,
                 db_path: Path | None = None, callbacks: list | None = None, threads: int | None = None) -> Any:
-        from dbt.cli.main import dbtRunner  # imported late: it costs about a second
+        from dbt.cli.main import dbtRunner  # imported late: 2.5-5 s in a fresh process
 
+        dbt_fast_paths.install()
         self.invocations.append(command)
         callbacks = [_format_only_what_is_written, *(callbacks or []),
                      *([_node_finished(on_node)] if on_node else [])]
