@@ -248,17 +248,17 @@ def _run_years(runner: DbtRunner, request: RunRequest, result: RunResult, log: R
         log.info("dbt_parsed", f"dbt: {info['source']} ({info['seconds']:.1f}s)", console=False, **info)
     else:
         _drop_years_after(db_path, config.end_year)  # as a run of exactly these years would have left it
-    previous = FIRST
-    for decision in decisions:
+    skipped = [decision for decision in decisions if decision.skip]  # a prefix of the years (Checkpoints.decide)
+    previous = skipped[-1].input_hash if skipped else FIRST
+    if skipped:  # one connection for all of them: opening a DuckDB file costs about 30 ms
+        with duckdb.connect(str(db_path), read_only=True) as con:
+            for decision in skipped:
+                outcome = _record_year(result, con, decision.year, 0.0, skipped=True)
+                log.info("year_finished", format_year_line(outcome), console=False, year=decision.year, skipped=True,
+                         metrics=outcome.metrics)
+        write_summary(result, summary_path)
+    for decision in decisions[len(skipped):]:
         year = decision.year
-        if decision.skip:
-            with duckdb.connect(str(db_path), read_only=True) as con:
-                outcome = _record_year(result, con, year, 0.0, skipped=True)
-            log.info("year_finished", format_year_line(outcome), console=False, year=year, skipped=True,
-                     metrics=outcome.metrics)
-            write_summary(result, summary_path)
-            previous = decision.input_hash
-            continue
         began = time.monotonic()
         log.info("year_started", f"{year}: started", console=False, year=year)
         store.begin(year, result.run_id)
