@@ -35,7 +35,9 @@ UNSET = "PLANWISE_VALIDATE_TEST_UNSET_VARIABLE"
 @pytest.fixture(scope="module")
 def built(planwise_root):
     """One small database (300 people, one year) and its census, built once per session with the real CLI under
-    the session root (the first xdist worker builds it, the others wait); tests copy the database."""
+    the session root (the first xdist worker builds it, the others wait); tests copy the database. It is named
+    like the performance step's scratch database (<out>/perf.duckdb): the orchestrator keeps dbt's parse per
+    database name, so its parse serves every validation's performance run (a partial parse, not a full one)."""
     root = planwise_root / "validate_built"
     env = {PARSE_CACHE_ENV: str(root / "parse_cache")}
     census = root / "census.parquet"
@@ -45,11 +47,11 @@ def built(planwise_root):
             root.mkdir(parents=True)
             made = planwise_command(["census", "generate", "--employees", 300, "--out", census], cwd=root, env=env)
             assert made.returncode == 0, made.stderr
-            run = planwise_command(["run", "--years", "2025-2025", "--census", census, "--db", root / "sim.duckdb",
+            run = planwise_command(["run", "--years", "2025-2025", "--census", census, "--db", root / "perf.duckdb",
                                     "--no-backup"], cwd=root, env=env)
             assert run.returncode == 0, run.stderr
             (root / "built").write_text("")
-    return {"db": root / "sim.duckdb", "census": census, "parse_cache": root / "parse_cache"}
+    return {"db": root / "perf.duckdb", "census": census, "parse_cache": root / "parse_cache"}
 
 
 def validate(tmp_path: Path, built: dict, *options: str, test_file: str = PASSING_TEST,
