@@ -112,7 +112,7 @@ def test_a_second_run_on_the_same_database_fails_fast_naming_the_first(planwise_
 def test_the_holder_is_named_and_other_databases_proceed(tmp_path):
     folder = tmp_path / "dbs"
     folder.mkdir()
-    held, other = plain_db(folder / "held.duckdb"), folder / "other.duckdb"
+    held, other = plain_db(folder / "held.duckdb"), folder / "simulation.duckdb"  # a name parsed already
     with run_lock(held, "20250101_000000-testtest", "pytest", echo=print):
         for args in (["backup", "create", "--db", held], ["backup", "restore", "--db", held],
                      run_args(tmp_path, held)):
@@ -129,7 +129,7 @@ def test_the_holder_is_named_and_other_databases_proceed(tmp_path):
         done = cli(run_args(tmp_path, other), tmp_path)
         assert done.returncode == 0 and "backup: " in done.stdout, done.stderr
     assert hashlib.sha256(held.read_bytes()).hexdigest() == before
-    assert [b.manifest["database"] for b in backup.list_backups(other)] == ["other.duckdb"]
+    assert [b.manifest["database"] for b in backup.list_backups(other)] == ["simulation.duckdb"]
     assert backup.list_backups(held) == []
 
 

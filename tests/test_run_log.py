@@ -81,7 +81,7 @@ def test_log_level_warning_leaves_no_info_line(tmp_path, small_census):
     lines = log_lines(summary["log_path"])
     assert lines == [line for line in lines if line["level"] in ("WARNING", "ERROR")]
     # the same run at INFO prints the human-readable lines and logs every model
-    done = planwise_command(run_args(tmp_path / "other.duckdb", small_census), tmp_path, {"LOG_LEVEL": "INFO"})
+    done = planwise_command(run_args(tmp_path / "simulation.duckdb", small_census), tmp_path, {"LOG_LEVEL": "INFO"})
     assert done.returncode == 0, done.stderr
     assert "census: " in done.stdout and "2025: " in done.stdout
 
