@@ -44,20 +44,23 @@ class DbtTestOutcome:
         return "\n".join(lines)
 
 
-def _call(command: str, work_dir: Path, *args: str):
+def _call(command: str, work_dir: Path, *args: str, env: dict[str, str] | None = None):
     """Run the helper in a child process; it writes its answer as JSON to a file (dbt prints errors on stdout)."""
     work_dir.mkdir(parents=True, exist_ok=True)
     answer = work_dir / f"{command}.json"
-    done = completed(ForkedProcess([command, str(work_dir), *args], Path.cwd(), dict(os.environ),
+    done = completed(ForkedProcess([command, str(work_dir), *args], Path.cwd(), {**os.environ, **(env or {})},
                                    module="pytest_planwise.dbt_tests"), timeout=None)
     if done.returncode != 0 or not answer.exists():
         raise RuntimeError(f"dbt {command} helper failed: {(done.stderr or done.stdout).strip()[-2000:]}")
     return json.loads(answer.read_text())
 
 
-def list_dbt_tests(work_dir: Path) -> list[str]:
-    """Unique ids of every dbt test in the project (parsed by dbt itself)."""
-    return _call("list", work_dir)
+def list_dbt_tests(work_dir: Path, parse_cache: Path) -> list[str]:
+    """Unique ids of every dbt test in the project (parsed by dbt itself, into `parse_cache`, for the database name
+    the session's runs use: their first parse is then a partial one)."""
+    from navigator_orchestrator.dbt_runner import PARSE_CACHE_ENV
+
+    return _call("list", work_dir, env={PARSE_CACHE_ENV: str(parse_cache)})
 
 
 def run_dbt_tests(db_path: Path, work_dir: Path) -> dict[str, DbtTestOutcome]:
@@ -71,7 +74,7 @@ def _main(argv: list[str]) -> None:
 
     command, work_dir = argv[0], Path(argv[1])
     answer = work_dir / f"{command}.json"
-    db_path = Path(argv[2]) if len(argv) > 2 else work_dir / "unused.duckdb"
+    db_path = Path(argv[2]) if len(argv) > 2 else work_dir / "simulation.duckdb"  # never opened: names the parse
     runner = DbtRunner(db_path=db_path, work_dir=work_dir, threads=1)
     if command == "list":
         answer.write_text(json.dumps(runner.test_ids()))

@@ -20,24 +20,38 @@ from .ensembles import EnsembleSpec, PlanwiseEnsemble, build_ensemble, scenario_
 from .runs import PlanwiseRun, RunSpec, build_run, file_lock, isolated_copy, kept_root, run_quality_gates
 
 
-@pytest.fixture(scope="session")
-def planwise_root(tmp_path_factory: pytest.TempPathFactory, pytestconfig: pytest.Config) -> Path:
-    """Where runs are built: shared by all xdist workers of this session, private to the session."""
-    base = tmp_path_factory.getbasetemp()
-    root = base.parent if hasattr(pytestconfig, "workerinput") else base  # xdist worker: the session's folder
+def session_root(config: pytest.Config) -> Path:
+    """Where runs are built: shared by all xdist workers of this session, private to the session. A function of
+    the config (pytest's temp-path factory), so that collection, before any fixture, finds it too."""
+    base = config._tmp_path_factory.getbasetemp()
+    root = base.parent if hasattr(config, "workerinput") else base  # xdist worker: the session's folder
     return root / "planwise"
 
 
-@pytest.fixture(scope="session", autouse=True)
-def planwise_parse_cache(planwise_root: Path) -> Iterator[Path]:
-    """dbt's parse cache for the session's runs (in-process and child processes alike) under the session root:
-    shared by every run and worker, so the project is parsed about once per session, never into the checkout.
-    A PLANWISE_PARSE_CACHE already set (by the user, or an outer session running this one through pytester)
-    is kept."""
+def parse_cache_folder(config: pytest.Config) -> Path:
+    """dbt's parse cache of the session (see `planwise_parse_cache`): PLANWISE_PARSE_CACHE when already set (by
+    the user, or an outer session running this one through pytester), else a folder of the session root."""
     from navigator_orchestrator.dbt_runner import PARSE_CACHE_ENV
 
     previous = os.environ.get(PARSE_CACHE_ENV)
-    folder = Path(previous) if previous else planwise_root / "parse_cache"
+    return Path(previous) if previous else session_root(config) / "parse_cache"
+
+
+@pytest.fixture(scope="session")
+def planwise_root(pytestconfig: pytest.Config) -> Path:
+    """Where runs are built (`session_root`)."""
+    return session_root(pytestconfig)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def planwise_parse_cache(pytestconfig: pytest.Config) -> Iterator[Path]:
+    """dbt's parse cache for the session's runs (in-process and child processes alike) under the session root:
+    shared by every run and worker, so the project is parsed about once per session, never into the checkout.
+    A PLANWISE_PARSE_CACHE already set is kept."""
+    from navigator_orchestrator.dbt_runner import PARSE_CACHE_ENV
+
+    previous = os.environ.get(PARSE_CACHE_ENV)
+    folder = parse_cache_folder(pytestconfig)
     os.environ[PARSE_CACHE_ENV] = str(folder)
     yield folder
     if previous is None:

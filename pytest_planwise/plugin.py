@@ -7,6 +7,7 @@ import pytest
 
 from .baseline import BaselineExtension
 from .dbt_tests import list_dbt_tests
+from .fixtures import parse_cache_folder
 from .fixtures import (  # noqa: F401 - registered as fixtures
     DRIFT_TABLES,
     baseline,
@@ -65,9 +66,9 @@ def pytest_generate_tests(metafunc):
     if "dbt_test_id" not in metafunc.fixturenames or _deselected_by_marks(metafunc):
         return
     config = metafunc.config
-    if not hasattr(config, "_planwise_dbt_tests"):
+    if not hasattr(config, "_planwise_dbt_tests"):  # parsed into the session's cache, as the session's runs are
         with tempfile.TemporaryDirectory(prefix="planwise-dbt-list-") as work:
-            config._planwise_dbt_tests = list_dbt_tests(Path(work))
+            config._planwise_dbt_tests = list_dbt_tests(Path(work), parse_cache_folder(config))
     ids = [unique_id.split(".")[2] for unique_id in config._planwise_dbt_tests]
     metafunc.parametrize("dbt_test_id", config._planwise_dbt_tests, ids=ids)
 
