@@ -66,8 +66,10 @@ _PARSE_EVENTS = {"PartialParsingSkipParsing": "partial parse, no changes", "Part
 OnNode = Callable[[NodeResult], None]
 # Per invocation, dbt would rewrite manifest.json and run_results.json (the run log's model_finished lines say the
 # same) and log every statement at debug level into dbt.log, which is then masked: about 13 % of a small run's CPU.
-# dbt.log keeps each model's start, result and error; the compiled SQL stays under target/.
-_LEAN = ("--no-write-json", "--log-level-file", "info")
+# dbt.log keeps each model's start, result and error; the compiled SQL stays under target/. dbt's relation cache
+# holds the schemas of the selected nodes only: the others (dbt tests' audit schema) were listed at the start of
+# every invocation for nothing (the lean materializations look up their own relation only).
+_LEAN = ("--no-write-json", "--log-level-file", "info", "--cache-selected-only")
 
 
 @dataclass

@@ -25,14 +25,20 @@ def test_plain_dbt_build_of_a_year_rebuilds_it_identically(planwise_run, planwis
 
 
 def test_plain_dbt_run_of_one_model_with_vars(planwise_run, planwise_isolated_db, tmp_path):
+    """Also: dbt finds the database's schema at the start of the invocation (dbt/macros/list_schemas.sql), so it
+    does not create it again (dbt-duckdb's own lookup compares with the quoted name and never finds it)."""
     db = planwise_isolated_db(planwise_run(years="2025-2026", employees=1000))
     done = plain_dbt("run", "--select", "int_workforce_needs", "--vars",
-                     "{simulation_year: 2026, simulation__target_growth_rate: 0.10}", db=db, work=tmp_path)
+                     "{simulation_year: 2026, simulation__target_growth_rate: 0.10}", "--log-level-file", "debug",
+                     db=db, work=tmp_path)
     assert done.returncode == 0, done.stdout[-3000:]
     with duckdb.connect(str(db), read_only=True) as con:
         start, growth = con.execute("select start_headcount, target_net_growth from int_workforce_needs "
                                     "where simulation_year = 2026").fetchone()
     assert growth == int((Decimal(start) * Decimal("0.10")).quantize(Decimal(1), ROUND_HALF_UP))
+    statements = (tmp_path / "logs" / "dbt.log").read_text()
+    assert f"where lower(catalog_name) = '{db.stem}'" in statements
+    assert "create schema" not in statements and "Creating schema" not in statements
 
 
 def test_a_model_that_changed_kind_replaces_the_old_relation(planwise_run, planwise_isolated_db, tmp_path):
