@@ -27,9 +27,15 @@ def marts_digest(con: duckdb.DuckDBPyConnection, year: int | None = None) -> dic
 YEAR_KEYED = ("int_workforce_needs", "int_workforce_needs_by_level", *MARTS)
 
 
+def year_keyed_present(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """The year-keyed tables the database holds (none before its first run)."""
+    present = {name for (name,) in con.execute("select table_name from duckdb_tables()").fetchall()}
+    return [table for table in YEAR_KEYED if table in present]
+
+
 def row_counts(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
     """Rows of every year-keyed table, all years (a table not built yet counts 0)."""
-    present = {name for (name,) in con.execute("select table_name from duckdb_tables()").fetchall()}
+    present = year_keyed_present(con)
     return {table: con.execute(f"select count(*) from {table}").fetchone()[0] if table in present else 0
             for table in YEAR_KEYED}
 
@@ -42,12 +48,9 @@ def year_digests(con: duckdb.DuckDBPyConnection, years: list[int]) -> dict[int, 
     snapshot rows), which keeps verifying the checkpoints of a large run under a second. Its values may change
     with the DuckDB version, and so may nothing else here: the engine versions are part of every checkpoint's
     input hash, so a DuckDB upgrade rebuilds the years anyway. (Simulated tables never use `hash()`.)"""
-    present = {name for (name,) in con.execute("select table_name from duckdb_tables()").fetchall()}
     found = {year: {table: [0, "0"] for table in YEAR_KEYED} for year in years}
     listed = ", ".join(str(int(year)) for year in years)
-    for table in YEAR_KEYED:
-        if table not in present or not years:
-            continue
+    for table in year_keyed_present(con) if years else ():
         for year, count, total in con.execute(
                 f"select simulation_year, count(*), sum(hash(t)::HUGEINT) from {table} t "
                 f"where simulation_year in ({listed}) group by simulation_year").fetchall():

@@ -25,7 +25,7 @@ from .census import StagedCensus, generate_census, stage_census
 from .config import SimulationConfig
 from .dbt_runner import DbtRunner, NodeResult
 from .checkpoints import FIRST, Checkpoints, Decision, RunInputs
-from .digest import YEAR_KEYED, row_counts, year_digests
+from .digest import row_counts, year_digests, year_keyed_present
 from .errors import InputError, PlanwiseError, SimulationError
 from .interrupts import exit_code, lost_interrupt, sigterm_interrupts
 from .locking import duckdb_lock_error, run_lock
@@ -246,8 +246,6 @@ def _run_years(runner: DbtRunner, request: RunRequest, result: RunResult, log: R
         runner.parse()
         info = runner.parse_info
         log.info("dbt_parsed", f"dbt: {info['source']} ({info['seconds']:.1f}s)", console=False, **info)
-    else:
-        _drop_years_after(db_path, config.end_year)  # as a run of exactly these years would have left it
     skipped = [decision for decision in decisions if decision.skip]  # a prefix of the years (Checkpoints.decide)
     previous = skipped[-1].input_hash if skipped else FIRST
     if skipped:  # one connection for all of them: opening a DuckDB file costs about 30 ms
@@ -256,6 +254,10 @@ def _run_years(runner: DbtRunner, request: RunRequest, result: RunResult, log: R
                 outcome = _record_year(result, con, decision.year, 0.0, skipped=True)
                 log.info("year_finished", format_year_line(outcome), console=False, year=decision.year, skipped=True,
                          metrics=outcome.metrics)
+            later = not rebuilt and _years_after(con, config.end_year)
+            result.total_rows = row_counts(con)
+        if later:  # every year skipped: leave the database as a run of exactly these years would have left it
+            result.total_rows = _drop_years_after(db_path, config.end_year)
         write_summary(result, summary_path)
     for decision in decisions[len(skipped):]:
         year = decision.year
@@ -295,6 +297,7 @@ def _run_years(runner: DbtRunner, request: RunRequest, result: RunResult, log: R
             log.info("checkpoint_written", f"{year}: checkpoint {done}", console=False, year=year, path=str(done),
                      input_hash=previous, row_counts={table: count for table, (count, _) in digests.items()})
             outcome = _record_year(result, con, year, round(time.monotonic() - began, 3))
+            result.total_rows = row_counts(con)
         log.info("year_finished", format_year_line(outcome), year=year, seconds=outcome.seconds,
                  metrics=outcome.metrics, quality={c.check: c.status for c in checks})
         write_summary(result, summary_path)
@@ -302,21 +305,25 @@ def _run_years(runner: DbtRunner, request: RunRequest, result: RunResult, log: R
 
 def _record_year(result: RunResult, con: duckdb.DuckDBPyConnection, year: int, seconds: float,
                  skipped: bool = False) -> YearOutcome:
-    """The year's metrics and the run's row totals, into the result (a skipped year is read from the database)."""
+    """The year's metrics, into the result (a skipped year is read from the database)."""
     outcome = YearOutcome(year=year, seconds=seconds, metrics=year_metrics(con, year), skipped=skipped)
-    result.total_rows = row_counts(con)
     result.years.append(outcome)
     (result.years_skipped if skipped else result.years_processed).append(year)
     return outcome
 
 
-def _drop_years_after(db_path: Path, year: int) -> None:
-    """Delete year-keyed rows after `year`: left by a longer earlier run when every year of this one is skipped."""
+def _years_after(con: duckdb.DuckDBPyConnection, year: int) -> bool:
+    """Whether a year-keyed table holds rows after `year` (left by a longer earlier run)."""
+    return any(con.execute(f"select 1 from {table} where simulation_year > ? limit 1", [year]).fetchone()
+               for table in year_keyed_present(con))
+
+
+def _drop_years_after(db_path: Path, year: int) -> dict[str, int]:
+    """Delete year-keyed rows after `year`; the run's row totals afterwards."""
     with duckdb.connect(str(db_path)) as con:
-        present = {name for (name,) in con.execute("select table_name from duckdb_tables()").fetchall()}
-        for table in YEAR_KEYED:
-            if table in present:
-                con.execute(f"delete from {table} where simulation_year > ?", [year])
+        for table in year_keyed_present(con):
+            con.execute(f"delete from {table} where simulation_year > ?", [year])
+        return row_counts(con)
 
 
 def _log_quality(log: RunLog, result: RunResult, year: int, checks: list[CheckResult]) -> None:

@@ -1,7 +1,7 @@
-"""The orchestrator's dbt fast paths (`dbt_fast_paths`: compiled model templates reused, events built directly) change
-nothing dbt does or says: the same `dbt run` of a year, in one child process as shipped (the `dbt` script) and in
-another with the fast paths installed, writes the same events (every field but times, process and invocation ids)
-at debug level, the same compiled SQL and the same rows."""
+"""The orchestrator's dbt fast paths (`dbt_fast_paths`: compiled model templates reused, events built directly,
+plugin modules looked for once) change nothing dbt does or says: the same `dbt run` of a year, in one child process
+as shipped (the `dbt` script) and in another with the fast paths installed, writes the same events (every field but
+times, process and invocation ids) at debug level, the same compiled SQL and the same rows."""
 
 from __future__ import annotations
 
@@ -109,3 +109,27 @@ def test_an_edited_model_is_compiled_anew_in_the_same_process(tmp_path):
             growth[edit] = con.execute("select target_net_growth from int_workforce_needs").fetchone()[0]
     assert growth[" + 7"] == growth[""] + 7
     assert any("g_count + 7 as target_net_growth" in source for _, source in dbt_fast_paths._codes)  # the fast path
+
+
+def test_dbt_looks_for_plugin_modules_once_per_search_path(tmp_path, monkeypatch):
+    """dbt lists every folder of sys.path for `dbt_*` plugin modules at each invocation; with the fast paths a
+    second lookup lists nothing and gives the same modules, and a changed sys.path is listed again (a plugin module
+    in a new folder is found)."""
+    import pkgutil
+    import sys
+
+    from dbt.plugins.manager import PluginManager
+
+    dbt_fast_paths.install()
+    listings = []
+    iter_modules = pkgutil.iter_modules
+    monkeypatch.setattr(pkgutil, "iter_modules", lambda *args: listings.append(args) or iter_modules(*args))
+    (tmp_path / "dbt_planwise_probe.py").write_text("")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    try:
+        found = PluginManager.get_prefixed_modules()
+        again = PluginManager.get_prefixed_modules()
+    finally:
+        sys.modules.pop("dbt_planwise_probe", None)
+    assert {"dbt_planwise_probe", "dbt_common"} <= set(found) and again == found
+    assert len(listings) == 1

@@ -238,6 +238,16 @@ def test_a_database_restored_from_an_older_backup_rebuilds_the_years_it_lost(wor
     assert [p.name for p in checkpoint_dir(folder / "simulation.duckdb").iterdir()] == ["year_2025.done"]
     assert done_years(folder) == YEARS
 
+    # fewer years, all proven: the database is left as a run of exactly those years leaves it (2027 removed)
+    shorter = planwise_command(run_args(folder, world["census"], "--resume", years="2025-2026"), folder)
+    assert shorter.returncode == 0, shorter.stderr
+    assert "2025: skipped (checkpoint verified)" in shorter.stdout and "2026: skipped" in shorter.stdout
+    kept = digests(folder / DB)
+    assert {year: kept[year] for year in (2025, 2026)} == {year: world["reference"][year] for year in (2025, 2026)}
+    assert all(count == 0 for count, _ in kept[2027].values()) and done_years(folder) == [2025, 2026]
+    summary = json.loads(Path(shorter.stdout.split("summary ")[-1].strip()).read_text())
+    assert summary["total_rows"] == {table: sum(kept[year][table][0] for year in (2025, 2026)) for table in kept[2025]}
+
 
 def _resign(record: dict) -> dict:
     """A hand edit made by someone who also recomputed the checksum: only the database check can catch it."""
