@@ -10,7 +10,9 @@ Every line printed passes through `masking.mask`.
 from __future__ import annotations
 
 import argparse
+import faulthandler
 import os
+import signal
 import sys
 from pathlib import Path
 
@@ -308,7 +310,12 @@ def _census(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """The `planwise` command: `.env` of the current folder first (real environment variables win)."""
+    """The `planwise` command: `.env` of the current folder first (real environment variables win).
+
+    `kill -USR1 PID` makes a running command print the stack of each of its threads to stderr (files, lines and
+    functions, never values) and go on: how to see where a command that seems stuck is waiting."""
+    if hasattr(signal, "SIGUSR1"):
+        faulthandler.register(signal.SIGUSR1, all_threads=True)
     load_dotenv(Path.cwd() / ".env", override=False)
     return run_cli(argv)
 

@@ -9,6 +9,9 @@ navigator_orchestrator.cli`, plain dbt as this interpreter's `dbt` console scrip
 
 from __future__ import annotations
 
+import codecs
+import contextlib
+import io
 import json
 import os
 import shutil
@@ -17,11 +20,13 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 from navigator_orchestrator.paths import DBT_DIR
 
 DBT_SCRIPT = Path(sys.executable).parent / "dbt"  # the dbt console script installed with this interpreter
+_SHOWN = 20_000  # characters of a timed-out child's stderr shown with the failure
 _INHERITED = ("DB_PATH", "PLANWISE_DB_PATH", "LOG_LEVEL", "PLANWISE_TEST_FAULT", "PLANWISE_TEST_KILL")
 
 
@@ -124,15 +129,21 @@ class ForkedProcess:
         self.pid: int = started["pid"]
         self.fresh_interpreter: bool = started["fresh"]  # the server's imports shadowed: no saving
         self.returncode: int | None = None
-        self._output = ["", ""]
+        self._output: list[list[str]] = [[], []]  # what each stream has said so far
         self._readers = [threading.Thread(target=self._read, args=(index, read_end), daemon=True)
                          for index, (read_end, _) in enumerate(pipes)]
         for reader in self._readers:
             reader.start()
 
     def _read(self, index: int, fd: int) -> None:
-        with open(fd, encoding="utf-8", errors="replace") as stream:
-            self._output[index] = stream.read()
+        """As it comes (a child that outlives its timeout still shows what it said), decoded as a text pipe is."""
+        decoder = io.IncrementalNewlineDecoder(codecs.getincrementaldecoder("utf-8")(errors="replace"), True)
+        try:
+            while chunk := os.read(fd, 1 << 16):
+                self._output[index].append(decoder.decode(chunk))
+            self._output[index].append(decoder.decode(b"", final=True))
+        finally:
+            os.close(fd)
 
     def poll(self) -> int | None:
         if self.returncode is None:
@@ -143,8 +154,19 @@ class ForkedProcess:
         if self.returncode is None:
             self.returncode = self._server.exit_code(self.pid, timeout)
             if self.returncode is None:
+                self._show_stacks(timeout)
                 raise subprocess.TimeoutExpired(self.args, timeout)
         return self.returncode
+
+    def _show_stacks(self, timeout: float | None) -> None:
+        """A child that outlived its timeout: SIGUSR1 (the CLI prints each thread's stack to stderr on it), then
+        what the child said on stderr, into the test's own stderr (pytest shows it with the failure)."""
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(self.pid, signal.SIGUSR1)
+        time.sleep(1)
+        said = "".join(self._output[1])[-_SHOWN:]
+        print(f"pid {self.pid} still running after {timeout} s: {' '.join(self.args[2:])}\nits stderr ends with "
+              f"(the stack of each thread after SIGUSR1):\n{said}", file=sys.stderr)
 
     def send_signal(self, sent: int) -> None:
         if self.poll() is None:
@@ -163,7 +185,7 @@ class ForkedProcess:
             reader.join(timeout)
             if reader.is_alive():
                 raise subprocess.TimeoutExpired(self.args, timeout)
-        return self._output[0], self._output[1]
+        return "".join(self._output[0]), "".join(self._output[1])
 
 
 def dbt_command(args: list, cwd: Path, env: dict[str, str | None] | None = None,

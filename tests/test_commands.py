@@ -15,7 +15,8 @@ import pytest
 
 from navigator_orchestrator import paths
 from navigator_orchestrator.census import generate_census
-from pytest_planwise.commands import DBT_SCRIPT, ForkedProcess, completed, planwise_command, planwise_process
+from pytest_planwise.commands import (DBT_SCRIPT, ForkedProcess, command_environment, completed, planwise_command,
+                                      planwise_process)
 
 
 def test_a_child_is_its_own_process_with_its_own_folder_environment_and_exit_code(tmp_path):
@@ -40,6 +41,26 @@ def test_a_sigkilled_child_reports_the_signal_like_subprocess(tmp_path):
     assert running.poll() is None
     os.killpg(running.pid, signal.SIGKILL)  # its own session: the group is the child alone
     assert running.wait(timeout=60) == -signal.SIGKILL
+
+
+def test_a_child_that_outlives_its_timeout_shows_its_stacks_with_the_failure(tmp_path, capsys):
+    """The test's stderr gets what the child said on stderr, then the stack of each of its threads (it is sent
+    SIGUSR1, on which the CLI prints them, as this child does)."""
+    script = tmp_path / "stuck.py"
+    script.write_text("import faulthandler, signal, sys, time\n"
+                      "faulthandler.register(signal.SIGUSR1, all_threads=True)\n"
+                      "print('started', file=sys.stderr, flush=True)\n"
+                      "def waiting_here():\n    time.sleep(300)\nwaiting_here()\n")
+    child = ForkedProcess([], tmp_path, command_environment(None), script=script)
+    try:
+        with pytest.raises(subprocess.TimeoutExpired):
+            child.wait(timeout=2)
+    finally:
+        child.kill()
+    assert child.wait(timeout=60) == -signal.SIGKILL
+    shown = capsys.readouterr().err
+    assert f"pid {child.pid} still running after 2 s" in shown and "started" in shown, shown
+    assert "(most recent call first)" in shown and "waiting_here" in shown, shown
 
 
 def test_another_pythonpath_imports_its_own_package(tmp_path):

@@ -123,6 +123,20 @@ def test_sigkill_in_the_third_year_leaves_a_running_summary_naming_two_years(tmp
     assert "run_finished" not in {line["event"] for line in lines}
 
 
+def test_sigusr1_shows_where_each_thread_is_and_the_run_goes_on(tmp_path, small_census):
+    """`kill -USR1 PID` on a run that seems stuck: the stack of each of its threads on stderr, and it carries on."""
+    process = planwise_process(run_args(tmp_path / "sim.duckdb", small_census, "2025-2026"), tmp_path)
+    try:
+        wait_for_event(lambda: (tmp_path / "logs").glob("*.jsonl"), "year_started", 2026, process)
+        process.send_signal(signal.SIGUSR1)
+        _, stderr = process.communicate(timeout=300)
+    finally:
+        process.kill()
+    assert process.returncode == 0, stderr
+    assert "(most recent call first)" in stderr and "navigator_orchestrator/pipeline.py" in stderr, stderr
+    assert summary_of(tmp_path)["years_processed"] == [2025, 2026]
+
+
 @pytest.mark.parametrize("signum, code, words", [(signal.SIGINT, 130, "Ctrl-C"), (signal.SIGTERM, 143, "SIGTERM")])
 def test_interrupted_run_writes_an_interrupted_summary_and_releases_the_lock(tmp_path, small_census, signum, code,
                                                                              words):
