@@ -33,7 +33,7 @@ import duckdb
 
 from . import __version__
 from .atomic import fsync_dir
-from .digest import table_digest
+from .digest import whole_table_digests
 from .errors import BackupError
 from .locking import duckdb_lock_error
 from .masking import mask_data
@@ -84,10 +84,10 @@ def folder_of(db_path: Path) -> Path:
 
 
 def table_digests(con: duckdb.DuckDBPyConnection) -> dict[str, list[int]]:
-    """digest.table_digest of every table of the main schema: what a backup must reproduce exactly."""
+    """The digest (digest.table_digest) of every table of the main schema: what a backup must reproduce exactly."""
     names = con.execute("select table_name from duckdb_tables() where database_name = current_database() "
                         "and schema_name = 'main' order by table_name").fetchall()
-    return {name: list(table_digest(con, '"' + name.replace('"', '""') + '"')) for (name,) in names}
+    return whole_table_digests(con, [name for (name,) in names])
 
 
 def create_backup(db_path: Path, run_id: str, keep: int) -> Backup:

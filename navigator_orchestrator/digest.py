@@ -9,12 +9,29 @@ import duckdb
 MARTS = ("fct_yearly_events", "fct_workforce_snapshot")
 
 
+def _digest_query(table: str, where: str = "true") -> str:
+    return f"select count(*), coalesce(sum(md5_number_upper(t::VARCHAR)::HUGEINT), 0) from {table} t where {where}"
+
+
 def table_digest(con: duckdb.DuckDBPyConnection, table: str, where: str = "true") -> tuple[int, int]:
     """(row count, sum of per-row md5 numbers) of `table` restricted by `where`."""
-    count, total = con.execute(
-        f"select count(*), coalesce(sum(md5_number_upper(t::VARCHAR)::HUGEINT), 0) from {table} t where {where}"
-    ).fetchone()
+    count, total = con.execute(_digest_query(table, where)).fetchone()
     return int(count), int(total)
+
+
+def whole_table_digests(con: duckdb.DuckDBPyConnection, names: list[str]) -> dict[str, list[int]]:
+    """table_digest of each named table, whole, in one query: a query's fixed cost (about 2 ms) paid once, not once
+    per table, which halves the time for a small database's 17 tables."""
+    if not names:
+        return {}
+    parts = [f"select '{name.replace(chr(39), chr(39) * 2)}', * from ({_digest_query(_quoted(name))})"
+             for name in names]
+    found = {name: [int(count), int(total)] for name, count, total in con.execute(" union all ".join(parts)).fetchall()}
+    return {name: found[name] for name in names}  # in the order asked for (a union's rows come in any order)
+
+
+def _quoted(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
 
 
 def marts_digest(con: duckdb.DuckDBPyConnection, year: int | None = None) -> dict[str, tuple[int, int]]:

@@ -24,7 +24,7 @@ from hypothesis.stateful import (RuleBasedStateMachine, initialize, invariant, p
 from navigator_orchestrator import backup
 from navigator_orchestrator.census import generate_census
 from navigator_orchestrator.config import SimulationConfig, render_yaml
-from navigator_orchestrator.digest import marts_digest
+from navigator_orchestrator.digest import marts_digest, table_digest
 from navigator_orchestrator.errors import BackupError
 from navigator_orchestrator.locking import run_lock
 from pytest_planwise.commands import planwise_command
@@ -323,3 +323,19 @@ def test_backup_keep_comes_from_the_config(tmp_path):
     assert len(backup.list_backups(db)) == 2
     done = cli(["backup", "list", "--db", db], cwd=tmp_path)
     assert done.stdout.count("\n  backup_2") == 2 and "backup_latest.duckdb: copy of" in done.stdout
+
+
+def test_a_backups_digests_are_each_tables_own_digest_taken_in_one_query():
+    """What a backup records and compares (all tables in one query) is, table by table, digest.table_digest of that
+    table, in name order, whatever the name (quotes included) and for an empty table too."""
+    names = ["b", "a", "it's \"odd\"", "empty"]
+    quoted = {name: '"' + name.replace('"', '""') + '"' for name in names}
+    with duckdb.connect() as con:
+        for i, name in enumerate(names):
+            con.execute(f"create table {quoted[name]} (v bigint, label varchar)")
+            for v in range(3 - i):
+                con.execute(f"insert into {quoted[name]} values (?, ?)", [v, f"row {v}"])
+        got = backup.table_digests(con)
+        assert list(got) == sorted(names)
+        assert got == {name: list(table_digest(con, quoted[name])) for name in names}
+    assert got["empty"] == [0, 0] and len({tuple(d) for d in got.values()}) == len(names)
