@@ -123,13 +123,17 @@ def test_planwise_check_runs_the_gates_on_a_database(good_run, planwise_isolated
     assert done.returncode == 2 and "no simulated rows for 2031" in done.stderr
 
 
-def test_dq_results_samples_are_masked(tmp_path):
+def test_dq_results_gets_every_result_appended_with_masked_samples(tmp_path):
     db = tmp_path / "masked.duckdb"
     secret = "password=hunter2-not-for-logs"
+    results = [CheckResult("r", 2025, "c", "warn", "fail", 1, [{"employee_id": "E1", "reason": secret}]),
+               CheckResult("r", 2025, "d", "error", "pass", 0, [])]
     with duckdb.connect(str(db)) as con:
-        record(con, [CheckResult("r", 2025, "c", "warn", "fail", 1, [{"employee_id": "E1", "reason": secret}])])
-        (sample,) = con.execute("select sample from dq_results").fetchone()
-    assert "hunter2" not in sample and f"password={MASK}" in sample
+        record(con, results)
+        record(con, results[1:])
+        rows = con.execute('select "check", status, failing_count, sample from dq_results order by all').fetchall()
+    assert [row[:3] for row in rows] == [("c", "fail", 1), ("d", "pass", 0), ("d", "pass", 0)]
+    assert "hunter2" not in rows[0][3] and f"password={MASK}" in rows[0][3]
 
 
 def test_dbt_critical_tests_pass_on_a_run_and_name_the_failures_table(good_run, planwise_isolated_db, tmp_path):
