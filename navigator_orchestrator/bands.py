@@ -17,6 +17,8 @@ from pathlib import Path
 
 import duckdb
 
+from .inserts import insert_rows
+
 KEYS = ("scenario", "seed", "year")
 PERCENTILES = {"p5": 0.05, "p25": 0.25, "p50": 0.5, "p75": 0.75, "p95": 0.95}
 BAND_COLUMNS = ("scenario", "metric", "year", *PERCENTILES, "mean", "min", "max", "n")
@@ -93,9 +95,7 @@ def write_table(rows: list[dict], columns: tuple[str, ...], stem: Path) -> list[
     with duckdb.connect() as con:
         types = {"scenario": "varchar", "baseline": "varchar", "metric": "varchar", "year": "integer", "n": "bigint"}
         con.execute("create table t (" + ", ".join(f'"{c}" {types.get(c, "double")}' for c in columns) + ")")
-        if rows:
-            con.executemany(f"insert into t values ({', '.join('?' * len(columns))})",
-                            [[row[c] for c in columns] for row in rows])
+        insert_rows(con, "t", [[row[c] for c in columns] for row in rows])
         for suffix, options in ((".parquet", "format parquet"), (".csv", "format csv, header true")):
             target = stem.with_suffix(suffix)
             tmp = target.with_name(target.name + ".tmp")

@@ -31,6 +31,7 @@ import duckdb
 from .atomic import write_atomically
 from .config import SimulationConfig
 from .errors import InputError, SimulationError
+from .inserts import insert_rows
 from .interrupts import sigterm_interrupts
 
 FORMAT = 1
@@ -207,8 +208,7 @@ def write_runs_parquet(records: list[dict], path: Path) -> int:
     with duckdb.connect() as con:
         columns = ", ".join(f'"{n}" {t}' for n, t in zip(names, types))
         con.execute(f"create table runs (scenario varchar, seed bigint, year integer, {columns})")
-        con.executemany(f"insert into runs values ({', '.join('?' * (3 + len(names)))})",
-                        [[s, seed, year, *(m[n] for n in names)] for s, seed, year, m in rows])
+        insert_rows(con, "runs", [[s, seed, year, *(m[n] for n in names)] for s, seed, year, m in rows])
         con.execute(f"copy (select * from runs order by scenario, seed, year) to '{_sql_path(tmp)}' (format parquet)")
     os.replace(tmp, path)
     return len(rows)

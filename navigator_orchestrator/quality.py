@@ -20,6 +20,7 @@ import duckdb
 
 from .config import SimulationConfig
 from .errors import InputError, SimulationError
+from .inserts import insert_rows
 from .masking import mask_data
 
 SAMPLE_SIZE = 20
@@ -213,16 +214,11 @@ DQ_RESULTS_DDL = """create table if not exists dq_results (
 
 
 def record(con: duckdb.DuckDBPyConnection, results: list[CheckResult]) -> None:
-    """Append the results to dq_results (masked; history is never rewritten), in one statement: DuckDB's
-    `executemany` runs one statement per row (21 ms for a year's checks, 4 ms as one)."""
+    """Append the results to dq_results (masked; history is never rewritten)."""
     con.execute(DQ_RESULTS_DDL)
-    if not results:
-        return
     now = datetime.now(timezone.utc)
-    rows = [[r.run_id, r.year, r.check, r.severity, r.status, r.failing_count, json.dumps(mask_data(r.sample)), now]
-            for r in results]
-    con.execute("insert into dq_results values " + ", ".join(["(?, ?, ?, ?, ?, ?, ?, ?)"] * len(rows)),
-                [value for row in rows for value in row])
+    insert_rows(con, "dq_results", [[r.run_id, r.year, r.check, r.severity, r.status, r.failing_count,
+                                     json.dumps(mask_data(r.sample)), now] for r in results])
 
 
 class QualityGateError(SimulationError):
