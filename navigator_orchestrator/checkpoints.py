@@ -24,12 +24,11 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable
 
-import duckdb
-
 from .atomic import write_atomically
 from .config import SimulationConfig
 from .dbt_runner import project_files
 from .digest import year_digests
+from .held_open import connect
 
 FOLDER = ".checkpoints"
 FORMAT = 1
@@ -219,7 +218,7 @@ class Checkpoints:
     def _database_digests(self, years: list[int]) -> dict[int, dict[str, list]]:
         if not years or not self.db_path.exists():
             return {}
-        with duckdb.connect(str(self.db_path), read_only=True) as con:
+        with connect(self.db_path, read_only=True) as con:
             return year_digests(con, years)
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import time
+from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from pathlib import Path
@@ -27,6 +28,7 @@ from .dbt_runner import DbtRunner, NodeResult
 from .checkpoints import FIRST, Checkpoints, Decision, RunInputs
 from .digest import row_counts, year_digests, year_keyed_present
 from .errors import InputError, PlanwiseError, SimulationError
+from .held_open import connect, held_open
 from .interrupts import exit_code, lost_interrupt, sigterm_interrupts
 from .locking import duckdb_lock_error, run_lock
 from .masking import mask, mask_data
@@ -129,35 +131,37 @@ def _locked_run(request: RunRequest, staged: StagedCensus, log: RunLog) -> RunRe
     runner = DbtRunner(db_path=request.db_path, work_dir=run_dir / "dbt", threads=request.threads,
                        project_dir=request.dbt_project)
     written = False  # whether this run changed the database (only then does it get a run_metadata row)
-    try:
-        result.backup = _backup_before_writing(request, log)
-        staged.write_to(request.db_path)  # one statement: on failure the file is as it was
-        written = True
-        _run_years(runner, request, result, log, summary_path)
-        result.status = "success"
-    except KeyboardInterrupt as interrupt:
-        _interrupted(result, interrupt)
-    except Exception as error:  # a signal during one of our queries, or during the clean-up of one, is no failure
-        interrupt = lost_interrupt(error)
-        if interrupt is not None:
+    with ExitStack() as held:  # from the census write to run_metadata, one DuckDB instance (held_open)
+        try:
+            result.backup = _backup_before_writing(request, log)
+            staged.write_to(request.db_path)  # one statement: on failure the file is as it was
+            written = True
+            held.enter_context(held_open(request.db_path))
+            _run_years(runner, request, result, log, summary_path)
+            result.status = "success"
+        except KeyboardInterrupt as interrupt:
             _interrupted(result, interrupt)
-        elif isinstance(error, (PlanwiseError, duckdb.Error)):
-            failure = _as_planwise_error(error, request.db_path)
-            result.status, result.exit_code = "failed", failure.exit_code
-            result.add_error(str(failure), failure.hint)
-        else:
-            raise
-    finally:
-        result.dbt_invocations = list(runner.invocations)
-        result.ended_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
-        result.duration_seconds = round(time.monotonic() - started, 3)
-        for error in result.recovery:
-            log.error(error["error"], fix=error["fix"])
-        _record(result, summary_path, request.db_path if written else None)
-        log.event("run_finished", f"run {result.run_id}: {result.status} in {result.duration_seconds:.1f}s",
-                  "INFO" if result.status == "success" else "ERROR", console=False, status=result.status,
-                  exit_code=result.exit_code, seconds=result.duration_seconds,
-                  years_processed=result.years_processed, summary_path=result.summary_path)
+        except Exception as error:  # a signal during our queries, or during the clean-up of one, is no failure
+            interrupt = lost_interrupt(error)
+            if interrupt is not None:
+                _interrupted(result, interrupt)
+            elif isinstance(error, (PlanwiseError, duckdb.Error)):
+                failure = _as_planwise_error(error, request.db_path)
+                result.status, result.exit_code = "failed", failure.exit_code
+                result.add_error(str(failure), failure.hint)
+            else:
+                raise
+        finally:
+            result.dbt_invocations = list(runner.invocations)
+            result.ended_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
+            result.duration_seconds = round(time.monotonic() - started, 3)
+            for error in result.recovery:
+                log.error(error["error"], fix=error["fix"])
+            _record(result, summary_path, request.db_path if written else None)
+            log.event("run_finished", f"run {result.run_id}: {result.status} in {result.duration_seconds:.1f}s",
+                      "INFO" if result.status == "success" else "ERROR", console=False, status=result.status,
+                      exit_code=result.exit_code, seconds=result.duration_seconds,
+                      years_processed=result.years_processed, summary_path=result.summary_path)
     return result
 
 
@@ -249,7 +253,7 @@ def _run_years(runner: DbtRunner, request: RunRequest, result: RunResult, log: R
     skipped = [decision for decision in decisions if decision.skip]  # a prefix of the years (Checkpoints.decide)
     previous = skipped[-1].input_hash if skipped else FIRST
     if skipped:  # one connection for all of them: opening a DuckDB file costs about 30 ms
-        with duckdb.connect(str(db_path), read_only=True) as con:
+        with connect(db_path, read_only=True) as con:
             for decision in skipped:
                 outcome = _record_year(result, con, decision.year, 0.0, skipped=True)
                 log.info("year_finished", format_year_line(outcome), console=False, year=decision.year, skipped=True,
@@ -286,7 +290,7 @@ def _run_years(runner: DbtRunner, request: RunRequest, result: RunResult, log: R
         else:
             command = "run"
         compiled = compiled_sql(year, command=command, extra=extra, on_node=model_finished, label="run")
-        with duckdb.connect(str(db_path)) as con:  # one connection for the gate, the digests and the metrics
+        with connect(db_path) as con:  # one connection for the gate, the digests and the metrics
             checks = gate(con, result.run_id, year, config)
             _log_quality(log, result, year, checks)
             fail_closed(checks)  # an error-severity failure stops the run here: the year is not done
@@ -320,7 +324,7 @@ def _years_after(con: duckdb.DuckDBPyConnection, year: int) -> bool:
 
 def _drop_years_after(db_path: Path, year: int) -> dict[str, int]:
     """Delete year-keyed rows after `year`; the run's row totals afterwards."""
-    with duckdb.connect(str(db_path)) as con:
+    with connect(db_path) as con:
         for table in year_keyed_present(con):
             con.execute(f"delete from {table} where simulation_year > ?", [year])
         return row_counts(con)
@@ -343,7 +347,7 @@ def _record(result: RunResult, summary: Path, db_path: Path | None) -> None:
     if db_path is None:
         return
     try:
-        with duckdb.connect(str(db_path)) as con:
+        with connect(db_path) as con:
             con.execute(
                 "create table if not exists run_metadata (run_id varchar primary key, status varchar, "
                 "started_at varchar, ended_at varchar, start_year integer, end_year integer, seed integer, "
