@@ -1,4 +1,4 @@
-"""Three parts of dbt's per-invocation and per-node work done once instead of every time, inside the orchestrator's
+"""Four parts of dbt's per-invocation and per-node work done once instead of every time, inside the orchestrator's
 process only.
 
 A small year spends most of its time in dbt's Python, not in DuckDB. Two pieces of it are repeated work that gives
@@ -13,7 +13,12 @@ the same answer every time:
 - Plugins. At every invocation dbt looks for `dbt_*` plugin modules by listing every folder of `sys.path`
   (`pkgutil.iter_modules`: about 45 ms, a thousand entries of site-packages). What it finds is kept per `sys.path`:
   a module installed while the process runs is found by the next process, as with any installed entry point.
-Together about 15 % of a small run's CPU. Plain `dbt` never imports this module: it behaves as shipped.
+- Model contexts. `dbt run` builds each model's Jinja context (its macro namespace of every macro, about 530, and
+  every builtin) to compile the model, then again to execute its materialization: about 4 ms each time. The
+  execution reuses the compilation's context, in the same thread for the same node, with the three values that
+  compiling changed (`compiled_code`, `sql`, `model`) read anew; a compilation that stored query results, or any
+  other node, gets a new context as before.
+Together about 20 % of a small run's CPU. Plain `dbt` never imports this module: it behaves as shipped.
 """
 
 from __future__ import annotations
@@ -34,6 +39,7 @@ def install() -> None:
     _cache_compiled_templates()
     _build_events_directly()
     _discover_plugins_once()
+    _reuse_compile_contexts()
     _installed = True
 
 
@@ -115,3 +121,34 @@ def _discover_plugins_once() -> None:
         return _plugin_modules[key]
 
     PluginManager.get_prefixed_modules = classmethod(get_prefixed_modules)
+
+
+def _reuse_compile_contexts() -> None:
+    import threading
+
+    import dbt.compilation as compilation
+    import dbt.task.run as run
+    from dbt.context.providers import ModelContext, RuntimeProvider, generate_runtime_model_context
+
+    compiled = threading.local()  # dbt compiles and then executes a node in one worker thread
+    refreshed = ("compiled_code", "sql", "model")
+
+    def for_compile(node: Any, config: Any, manifest: Any) -> dict:
+        """generate_runtime_model_context, remembering the context object for the node's execution."""
+        context = ModelContext(node, config, manifest, RuntimeProvider(), None)
+        values = context.to_dict()
+        compiled.last = (node, context, values)
+        return values
+
+    def for_execute(model: Any, config: Any, manifest: Any) -> dict:
+        """The node's compile-time context with what compiling changed read anew; else a new one."""
+        node, context, values = getattr(compiled, "last", None) or (None, None, None)
+        compiled.last = None
+        if node is not model or context.sql_results or len(context.macro_stack.call_stack):
+            return generate_runtime_model_context(model, config, manifest)
+        for key in refreshed:
+            values[key] = values["builtins"][key] = getattr(context, context._context_attrs_[key])
+        return values
+
+    compilation.generate_runtime_model_context = for_compile
+    run.generate_runtime_model_context = for_execute

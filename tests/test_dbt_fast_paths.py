@@ -111,6 +111,40 @@ def test_an_edited_model_is_compiled_anew_in_the_same_process(tmp_path):
     assert any("g_count + 7 as target_net_growth" in source for _, source in dbt_fast_paths._codes)  # the fast path
 
 
+def quoted(expression: str) -> str:
+    """Jinja that renders `expression`'s value as a SQL string literal."""
+    return "{{ \"'\" ~ (" + expression + " | string | replace(\"'\", \"''\")) ~ \"'\" }}"
+
+
+def test_a_materialization_sees_the_compiled_model_as_dbt_gives_it(tmp_path):
+    """The execution reuses the compilation's context: a post-hook of int_workforce_needs (rendered in its
+    materialization) stores the context's `compiled_code`, `sql` and `model.compiled_code`; each is the SQL dbt
+    compiled for the model (its target/compiled file), not the compile-time None."""
+    import yaml
+
+    from navigator_orchestrator.cli import run_cli
+    from pytest_planwise.commands import copy_dbt_project
+    from pytest_planwise.runs import census_file
+
+    project = copy_dbt_project(tmp_path)
+    settings = yaml.safe_load((project / "dbt_project.yml").read_text())
+    hook = (f"create or replace table hook_saw as select {quoted('compiled_code')} as compiled_code, "
+            f"{quoted('sql')} as sql, {quoted('model.compiled_code')} as model_compiled_code")
+    settings["models"]["planwise"]["intermediate"]["int_workforce_needs"] = {"+post-hook": hook}
+    (project / "dbt_project.yml").write_text(yaml.safe_dump(settings))
+    db = tmp_path / "run" / "simulation.duckdb"
+    db.parent.mkdir()
+    code = run_cli(["run", "--years", "2025-2025", "--census", str(census_file(tmp_path, 60, 42)), "--db", str(db),
+                    "--no-backup", "--dbt-project", str(project)])
+    assert code == 0
+    (written,) = (db.parent / "artifacts").glob("runs/*/dbt/target/compiled/planwise/models/intermediate/"
+                                                "int_workforce_needs.sql")
+    with duckdb.connect(str(db), read_only=True) as con:
+        saw = con.execute("select compiled_code, sql, model_compiled_code from hook_saw").fetchone()
+    assert "target_net_growth" in written.read_text()
+    assert saw == (written.read_text(),) * 3
+
+
 def test_dbt_looks_for_plugin_modules_once_per_search_path(tmp_path, monkeypatch):
     """dbt lists every folder of sys.path for `dbt_*` plugin modules at each invocation; with the fast paths a
     second lookup lists nothing and gives the same modules, and a changed sys.path is listed again (a plugin module
