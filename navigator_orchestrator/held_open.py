@@ -1,4 +1,4 @@
-"""A run keeps its database file open from its first write to its summary: one DuckDB instance for all of it.
+"""A run keeps its database file open from its census write to its run_metadata row: one DuckDB instance for all.
 
 Every `duckdb.connect` of a file that no connection in the process holds creates a database instance, about 30 ms
 here (DuckDB registers its whole catalog of built-in functions, even for `:memory:`), and closing the last
