@@ -167,3 +167,31 @@ def test_dbt_looks_for_plugin_modules_once_per_search_path(tmp_path, monkeypatch
         sys.modules.pop("dbt_planwise_probe", None)
     assert {"dbt_planwise_probe", "dbt_common"} <= set(found) and again == found
     assert len(listings) == 1
+
+
+FLAG_SOURCES = """import json
+import flagged
+from navigator_orchestrator import dbt_fast_paths
+shipped = flagged.sources()
+dbt_fast_paths.install()
+print(json.dumps([shipped, flagged.sources()]))
+"""
+FLAGGED = """from dbt_common.behavior_flags import Behavior
+
+
+def sources():
+    flags = Behavior([{"name": "off", "default": False, "description": "d"},
+                      {"name": "named", "default": False, "description": "d", "source": "declared.here"}], {})
+    return [flags.off._behavior_change_event.flag_source, flags.named._behavior_change_event.flag_source]
+"""
+
+
+def test_behavior_flags_name_the_module_that_declared_them_as_dbt_does(tmp_path):
+    """A flag without a source is named after the first module on the stack above dbt_common's behavior_flags
+    (an adapter's `impl`, say); the fast path finds the same module as dbt's `inspect.stack()` walk."""
+    (tmp_path / "flagged.py").write_text(FLAGGED)
+    script = tmp_path / "flag_sources.py"
+    script.write_text(FLAG_SOURCES)
+    done = completed(ForkedProcess([], tmp_path, command_environment(None), script=script), timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == [["flagged", "declared.here"]] * 2
