@@ -676,21 +676,24 @@ def day_by_day(start_salary: Decimal, start_rate: Decimal, events: list[dict], e
                employed_to: date, year: int) -> tuple[Decimal, Decimal, int]:
     """Walk the year one day at a time: that day's salary and deferral rate are the ones set by the day's and
     earlier events (events in event order, so the last change of a day holds for it). Returns prorated pay and
-    the requested deferral (each sum / days in year, to the cent half up) and the days employed."""
+    the requested deferral (each sum / days in year, to the cent half up) and the days employed. The days from one
+    day with events to the next are alike, so each such stretch is added at once (its employed days times the
+    day's amounts: the same exact decimal sums)."""
     by_day: dict[date, list[dict]] = {}
     for event in events:
         by_day.setdefault(event["d"], []).append(event)
+    first, after = date(year, 1, 1), date(year + 1, 1, 1)
+    starts = sorted({first, *(day for day in by_day if first < day < after)})
     salary, rate, pay, deferral, days = start_salary, start_rate, Decimal(0), Decimal(0), 0
-    day = date(year, 1, 1)
-    while day <= date(year, 12, 31):
+    for day, next_start in zip(starts, [*starts[1:], after]):
         for event in by_day.get(day, ()):
             if event["type"] in _PAY_EVENTS:
                 salary = event["pay"]
             if event["type"] in _RATE_EVENTS:
                 rate = event["rate"]
-        if employed_from <= day <= employed_to:
-            pay, deferral, days = pay + salary, deferral + salary * rate, days + 1
-        day += timedelta(days=1)
+        employed = (min(next_start - timedelta(days=1), employed_to) - max(day, employed_from)).days + 1
+        if employed > 0:
+            pay, deferral, days = pay + salary * employed, deferral + salary * rate * employed, days + employed
     n = days_in_year(year)
     return round_half_up(pay / n, CENT), round_half_up(deferral / n, CENT), days
 

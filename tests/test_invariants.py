@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 
 import duckdb
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from pytest_planwise import invariants as inv
 from pytest_planwise.invariants import CENT, SHOW, Ctx, apportion, prorate, report, round_half_up, workforce_quotas
@@ -58,6 +60,37 @@ def test_worked_example_3_1_workforce_needs():
         "N": 4368, "G": 131, "T_exp": 524, "H": 873, "T_nh": 218, "end": 4499}
     assert apportion(873, {1: Decimal("0.40"), 2: Decimal("0.30"), 3: Decimal("0.20"), 4: Decimal("0.08"),
                            5: Decimal("0.02")}) == {1: 349, 2: 262, 3: 175, 4: 70, 5: 17}
+
+
+def _walk_every_day(salary, rate, events, employed_from, employed_to, year):
+    """The definition, literally: every day of the year gets the salary and rate its day's and earlier events set."""
+    pay = deferral = Decimal(0)
+    days, day = 0, date(year, 1, 1)
+    while day.year == year:
+        for event in (e for e in events if e["d"] == day):
+            salary = event["pay"] if event["type"] in ("hire", "promotion", "raise") else salary
+            rate = event["rate"] if event["type"] in ("enrollment", "enrollment_change", "deferral_escalation") \
+                else rate
+        if employed_from <= day <= employed_to:
+            pay, deferral, days = pay + salary, deferral + salary * rate, days + 1
+        day += timedelta(days=1)
+    return round_half_up(pay / inv.days_in_year(year), CENT), round_half_up(deferral / inv.days_in_year(year), CENT), days
+
+
+_DAYS = st.dates(date(2027, 11, 1), date(2029, 2, 1))
+_EVENTS = st.lists(st.fixed_dictionaries({
+    "d": _DAYS, "type": st.sampled_from(["hire", "promotion", "raise", "enrollment", "enrollment_change",
+                                         "deferral_escalation", "termination"]),
+    "pay": st.decimals(1, 400000, places=2), "rate": st.decimals(0, 1, places=2)}), max_size=8)
+
+
+@settings(max_examples=300, deadline=None)
+@given(salary=st.decimals(0, 400000, places=2), rate=st.decimals(0, 1, places=2), events=_EVENTS,
+       employed=st.tuples(_DAYS, _DAYS))
+def test_day_by_day_adds_each_stretch_of_alike_days_as_the_days_themselves(salary, rate, events, employed):
+    """Invariant 12's recomputation adds the days between two event days at once; it must equal walking every day
+    (leap year 2028, events and employment before, inside and after the year, several events on one day)."""
+    assert inv.day_by_day(salary, rate, events, *employed, 2028) == _walk_every_day(salary, rate, events, *employed, 2028)
 
 
 def test_worked_example_4_prorated_pay(ctx: Ctx):
