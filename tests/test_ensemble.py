@@ -214,6 +214,9 @@ def test_dask_local_cluster_gives_the_same_rows_even_when_a_worker_is_killed(ref
                                cwd=tmp_path)
     pid_file, pid = wait_for(lambda: running_task(out), process, "a run was inside dbt on a Dask worker")
     assert pid != process.pid  # a worker process of the cluster, not the client
+    server = int(Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[1])  # its parent process
+    assert server != process.pid and "multiprocessing.forkserver" in Path(f"/proc/{server}/cmdline").read_text(), \
+        "the Dask worker was not forked from the fork server (it imported dbt itself)"
     os.kill(pid, signal.SIGKILL)
     stdout, stderr = process.communicate(timeout=600)
     assert process.returncode == 0, stderr
