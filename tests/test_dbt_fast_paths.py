@@ -11,6 +11,7 @@ import shutil
 from pathlib import Path
 
 import duckdb
+import pytest
 
 from navigator_orchestrator import dbt_fast_paths
 from navigator_orchestrator.digest import marts_digest
@@ -195,3 +196,18 @@ def test_behavior_flags_name_the_module_that_declared_them_as_dbt_does(tmp_path)
     done = completed(ForkedProcess([], tmp_path, command_environment(None), script=script), timeout=120)
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout) == [["flagged", "declared.here"]] * 2
+
+
+def test_statements_that_fetch_nothing_share_one_empty_immutable_table():
+    """dbt's empty result (agate_helper.empty_table) is one table after install: no columns, no rows, as dbt's own,
+    and immutable (agate gives a new table for any change, so no statement's result can alter another's)."""
+    import agate
+    from dbt_common.clients import agate_helper
+
+    shipped = agate.Table(rows=[])
+    dbt_fast_paths.install()
+    first, second = agate_helper.empty_table(), agate_helper.empty_table()
+    assert first is second and isinstance(first, agate.Table)
+    assert (first.column_names, len(first.rows)) == (shipped.column_names, len(shipped.rows)) == ((), 0)
+    with pytest.raises((AttributeError, TypeError)):
+        first.rows.append(("a row",))
