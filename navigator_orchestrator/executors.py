@@ -171,7 +171,7 @@ def _pool_context() -> multiprocessing.context.BaseContext:
 def _fork_dask_workers() -> None:
     """A LocalCluster's worker processes (a replacement for a dead one too) forked from the same fork server as the
     local pool's (`_pool_context`), with Dask preloaded there as well, instead of spawned: each spawned worker
-    imported dbt (2-3 s of CPU) and parsed the project cold. Where there is no fork server, Dask spawns them.
+    imported dbt and Dask itself (2-3 s of CPU). Where there is no fork server, Dask spawns them.
     Set for this process (Dask reads the method whenever it starts a worker process)."""
     import dask
     from distributed.utils import get_mp_context
