@@ -157,3 +157,34 @@ def test_a_child_starts_with_dbts_first_use_work_done(tmp_path):
     assert fresh.returncode == 0, fresh.stderr
     cold = json.loads(fresh.stdout)
     assert len(cold["kinds without unpack code"]) == 6 and cold["templates"] == 0, cold
+
+
+BYTECODE_PROBE = """import importlib.util, json, os, sys
+cached = importlib.util.cache_from_source(os.path.join(os.path.dirname(__file__), "probe_module.py"))
+existed = os.path.exists(cached)
+import probe_module
+print(json.dumps({"cached": cached, "existed": existed, "value": probe_module.VALUE}))
+"""
+
+
+def test_the_second_child_reads_the_bytecode_the_first_compiled_never_beside_the_source_when_told_not_to(tmp_path):
+    """A child compiles a module the server has not imported (the CLI's own, a test's); the next child loads that
+    compiled code instead of compiling the source again. With PYTHONDONTWRITEBYTECODE (the server's interpreter
+    flag, as the test process's), the code is kept in the server's own folder, never in a `__pycache__` beside the
+    source; an edited source is compiled anew."""
+    (tmp_path / "probe_module.py").write_text("VALUE = 1\n")
+    script = tmp_path / "probe.py"
+    script.write_text(BYTECODE_PROBE)
+
+    def child() -> dict:
+        done = completed(ForkedProcess([], tmp_path, command_environment(None), script=script), timeout=120)
+        assert done.returncode == 0, done.stderr
+        return json.loads(done.stdout)
+
+    first, second = child(), child()
+    assert (first["existed"], second["existed"], second["cached"]) == (False, True, first["cached"])
+    if sys.dont_write_bytecode:
+        assert not (tmp_path / "__pycache__").exists()
+        assert not first["cached"].startswith(str(tmp_path))
+    (tmp_path / "probe_module.py").write_text("VALUE = 2  # edited\n")
+    assert child()["value"] == 2
