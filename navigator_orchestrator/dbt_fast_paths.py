@@ -1,8 +1,8 @@
 """Six parts of dbt's per-invocation and per-node work done once, or more cheaply, instead of every time, inside the
 orchestrator's process only.
 
-A small year spends most of its time in dbt's Python, not in DuckDB. Two pieces of it are repeated work that gives
-the same answer every time:
+A small year spends most of its time in dbt's Python, not in DuckDB. Parts of it are repeated work that gives the
+same answer every time, or work far costlier than its answer needs:
 - Model templates. dbt turns each model's Jinja source into Python code again at every invocation and for every
   year (jinja2's `from_string` keeps nothing); the code depends only on the source text and on Jinja's settings,
   which are the same for every model (dbt's variables and macros come in at render time, not here). The code is
