@@ -30,6 +30,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
+import duckdb
+
 from . import dbt_fast_paths
 from .errors import SimulationError
 from .interrupts import lost_interrupt
@@ -124,14 +126,17 @@ class DbtRunner:
         self.invocations.append(command)
         callbacks = [_format_only_what_is_written, *(callbacks or []),
                      *([_node_finished(on_node)] if on_node else [])]
+        result = None
         try:
             with self._environment(db_path, threads):
                 result = dbtRunner(manifest=self._manifest, callbacks=callbacks).invoke(
                     self._args(command, extra, target, threads))
         finally:
-            _release_database()
-            for written in (self.work_dir / "logs").glob("*.log"):  # appended to by every invocation
-                self._masked[written] = mask_file(written, self._masked.get(written, 0))
+            try:
+                _release_database(result)
+            finally:
+                for written in (self.work_dir / "logs").glob("*.log"):  # appended to by every invocation
+                    self._masked[written] = mask_file(written, self._masked.get(written, 0))
         interrupt = lost_interrupt(result.exception)
         if interrupt is not None:  # Ctrl-C or SIGTERM inside dbt, even when dbt's clean-up then failed: stop
             raise interrupt
@@ -204,15 +209,27 @@ class DbtRunner:
         return nodes
 
 
-def _release_database() -> None:
+def _release_database(result: Any) -> None:
     """Close the DuckDB connection dbt-duckdb kept open for the invocation (keep_open), so this process and
-    others can open the file at once. dbt-duckdb holds it in its connection manager's environment."""
+    others can open the file at once. dbt-duckdb holds it in its connection manager's environment.
+
+    A signal that lands while dbt starts a pool thread (`Thread.start` waiting for the thread) leaves that thread
+    out of the pool it joins, so the thread may still run its query on a cursor of this connection, and DuckDB
+    refuses to close it ("connection is busy with another call"). That error is the interrupt's doing: it is
+    raised as the interrupt (see `lost_interrupt`), never as a failure of the database."""
     from dbt.adapters.duckdb.connections import DuckDBConnectionManager
 
     environment = DuckDBConnectionManager._ENV
     DuckDBConnectionManager.close_all_connections()
-    if environment is not None:
+    if environment is None:
+        return
+    try:
         environment.close()
+    except duckdb.Error as error:
+        interrupt = lost_interrupt(result.exception) if result is not None else None
+        if interrupt is None:
+            raise
+        raise interrupt from error
 
 
 def parse_cache_dir(project_dir: Path, db_path: Path) -> Path:

@@ -90,6 +90,46 @@ def test_dbt_failing_to_cancel_on_sigterm_still_stops_as_interrupted(tmp_path):
     assert "Connection already closed!" in log  # dbt's cancel failed, the case this test is about
 
 
+def test_a_thread_still_querying_when_dbt_stops_on_ctrl_c_is_no_database_error(tmp_path):
+    """What a run did once in the suite: Ctrl-C reached dbt's main thread while it started a pool thread to list a
+    schema (inside `Thread.start`), so the pool never joined that thread, which went on querying through a cursor
+    of dbt-duckdb's connection; closing the connection after dbt gave up then failed ("connection is busy with
+    another call") and the run ended `failed` (exit 1, "database error") instead of `interrupted` (130). Made
+    certain here: a thread of the test runs a long query on that connection's cursor, then SIGINT reaches dbt."""
+    from dbt.adapters.duckdb.connections import DuckDBConnectionManager
+
+    runner = DbtRunner(db_path=tmp_path / "sim.duckdb", work_dir=tmp_path / "dbt", threads=1)
+    runner.parse()
+    strays, querying = [], threading.Event()
+
+    def stray_query(cursor) -> None:
+        querying.set()
+        with pytest.raises(duckdb.InterruptException):
+            cursor.execute(LONG_QUERY).fetchall()
+
+    def race(event) -> None:
+        if event.info.name == "SQLQuery" and event.data.node_info.unique_id and not strays:  # a query of the seed
+            environment = DuckDBConnectionManager._ENV
+            cursor = environment.conn.cursor()
+            thread = threading.Thread(target=stray_query, args=(cursor,))
+            strays.append((environment, cursor, thread))
+            thread.start()
+            querying.wait(timeout=60)
+            signal.pthread_kill(threading.main_thread().ident, signal.SIGINT)
+
+    try:
+        with sigterm_interrupts(), pytest.raises(KeyboardInterrupt) as raised:
+            runner._invoke("seed", ["--select", "config_job_levels"], callbacks=[race])
+    finally:
+        for environment, cursor, thread in strays:
+            cursor.interrupt()
+            thread.join(timeout=60)
+            environment.close()
+    assert strays, "the race was not set up: no seed query"
+    assert type(raised.value) is KeyboardInterrupt and exit_code(raised.value) == 130
+    assert isinstance(raised.value.__cause__, duckdb.Error) and "busy" in str(raised.value.__cause__)
+
+
 def test_other_errors_are_not_taken_for_an_interrupt():
     with sigterm_interrupts():
         assert lost_interrupt(RuntimeError("Query interrupted")) is None  # no signal came
