@@ -7,6 +7,8 @@ import os
 import queue
 import signal
 import threading
+import time
+import weakref
 
 import duckdb
 import pytest
@@ -128,6 +130,37 @@ def test_a_thread_still_querying_when_dbt_stops_on_ctrl_c_is_no_database_error(t
     assert strays, "the race was not set up: no seed query"
     assert type(raised.value) is KeyboardInterrupt and exit_code(raised.value) == 130
     assert isinstance(raised.value.__cause__, duckdb.Error) and "busy" in str(raised.value.__cause__)
+
+
+@pytest.mark.parametrize("signum, kind", [(signal.SIGTERM, Terminated), (signal.SIGINT, KeyboardInterrupt)])
+def test_a_signal_whose_handler_ran_in_a_weakref_callback_is_sent_again(signum, kind):
+    """What a run did once in the suite: SIGTERM's handler ran inside a weakref callback (a WeakKeyDictionary's
+    clean-up), where Python prints an exception and drops it, and the run went on to exit 0. Made certain here (a
+    real signal, a real weakref callback); the block must still stop on that signal, and soon."""
+    class Held:
+        pass
+
+    inside = []
+
+    def callback(_ref) -> None:
+        try:
+            os.kill(os.getpid(), signum)  # the handler runs as soon as the call returns: inside the callback
+            for _ in range(100_000):
+                pass
+        except KeyboardInterrupt:
+            inside.append(True)
+            raise
+
+    began = time.monotonic()
+    with pytest.raises(kind):
+        with sigterm_interrupts():
+            held = Held()
+            keep = weakref.ref(held, callback)
+            del held  # the callback runs now; the interrupt raised inside it does not leave it
+            assert inside, "the race was not set up: the handler did not run inside the callback"
+            while time.monotonic() < began + 10:  # the run going on
+                time.sleep(0.01)
+    assert time.monotonic() - began < 5 and keep() is None
 
 
 def test_other_errors_are_not_taken_for_an_interrupt():
