@@ -9,7 +9,7 @@ How:
     python benchmarks/bench_resume.py --employees 5000 --workdir /tmp/bench_resume
     python benchmarks/bench_resume.py --reuse          # verify the run an earlier call left in --workdir again
 
-Builds the run once (`planwise run`, timed: the same-session reference), then times `Checkpoints.decide` in
+Builds the run once (`planwise run`, timed: the same-session reference), then times `Checkpoints.plan` in
 this process (median of --repeat) and a whole `planwise run --resume` that skips every year (wall, median of 3),
 and prints both beside the full run and `benchmarks/reference.py`'s fixed workload.
 """
@@ -75,7 +75,7 @@ def main() -> None:
     verify = []
     for _ in range(args.repeat):
         began = time.perf_counter()
-        decisions = Checkpoints(db).decide(list(range(start, end + 1)), inputs_of(), refuse)
+        decisions = Checkpoints(db).plan(list(range(start, end + 1)), inputs_of(), refuse).decisions
         verify.append(time.perf_counter() - began)
         if not all(d.skip for d in decisions):
             sys.exit(f"a year was not proven: {[d.line() for d in decisions]}")

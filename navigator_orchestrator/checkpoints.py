@@ -128,6 +128,55 @@ class Decision:
         return f"{self.year}: rebuilt ({self.reason})"
 
 
+@dataclass(frozen=True)
+class ResumePlan:
+    """What a run does with each of its years, decided before the first is built: skip or rebuild and why (a
+    skipped year is always part of an unbroken prefix), which checkpoints to discard, where the hash chain of the
+    first year built starts, and whether rows of later years (a longer earlier run's) must go."""
+
+    decisions: tuple[Decision, ...]
+    resumed: bool = False  # `--resume`: the decisions were proven from checkpoints
+
+    @classmethod
+    def fresh(cls, years: list[int]) -> ResumePlan:
+        """A run without `--resume`: every year rebuilt."""
+        return cls(tuple(Decision(year, False, "run without --resume") for year in years))
+
+    @property
+    def skipped(self) -> list[Decision]:
+        return [d for d in self.decisions if d.skip]
+
+    @property
+    def rebuilt(self) -> list[Decision]:
+        return [d for d in self.decisions if not d.skip]
+
+    @property
+    def chain_start(self) -> str:
+        """The input hash the first rebuilt year chains from: the last skipped year's proven hash, or FIRST."""
+        return self.skipped[-1].input_hash if self.skipped else FIRST
+
+    @property
+    def discard_from(self) -> int | None:
+        """The first year whose checkpoints go before building (None: all of them, the first simulated year is
+        rebuilt and starts the tables anew; with nothing rebuilt, those after the last year)."""
+        if not self.rebuilt:
+            return self.decisions[-1].year + 1
+        first = self.rebuilt[0].year
+        return None if first == self.decisions[0].year else first
+
+    @property
+    def drops_later_years(self) -> bool:
+        """Every year skipped: the database must end as a run of exactly these years leaves it."""
+        return not self.rebuilt
+
+    def loads_seeds(self, year: int) -> bool:
+        """The first year built loads the seeds in the same dbt invocation as its models."""
+        return bool(self.rebuilt) and year == self.rebuilt[0].year
+
+    def to_dict(self) -> dict[str, dict]:
+        return {str(d.year): {"skipped": d.skip, "reason": d.reason} for d in self.decisions}
+
+
 class Checkpoints:
     """The checkpoint files of one database."""
 
@@ -187,7 +236,7 @@ class Checkpoints:
             if stem.isdigit() and (year is None or int(stem) >= year):
                 path.unlink(missing_ok=True)
 
-    def decide(self, years: list[int], inputs: RunInputs, compile_year: CompileYear) -> list[Decision]:
+    def plan(self, years: list[int], inputs: RunInputs, compile_year: CompileYear) -> ResumePlan:
         """Skip the longest prefix of years whose checkpoints are proven; rebuild the rest, each with its reason.
         `compile_year` is asked only about edited models, and only for years still being proven."""
         records: dict[int, dict | str] = {}
@@ -213,7 +262,7 @@ class Checkpoints:
                     continue
             rebuilt_from = rebuilt_from or year
             decisions.append(Decision(year, False, reason))
-        return decisions
+        return ResumePlan(tuple(decisions), resumed=True)
 
     def _database_digests(self, years: list[int]) -> dict[int, dict[str, list]]:
         if not years or not self.db_path.exists():

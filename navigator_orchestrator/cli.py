@@ -18,7 +18,7 @@ from pathlib import Path
 
 from dotenv import load_dotenv
 
-from .errors import BackupError, InputError, PlanwiseError, SimulationError
+from .errors import BackupError, InputError, PlanwiseError
 from .masking import mask
 from .paths import resolve_db_path
 
@@ -134,24 +134,14 @@ def _threads(text: str) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from .config import load_config
-    from .paths import DBT_DIR
-    from .pipeline import RunRequest, simulate
+    from .api import run_request, simulate
     from .run_log import LEVELS, log_level
     from .summary import print_run_table
     from .years import parse_years
 
-    overrides = {}
-    if args.years is not None:
-        start, end = parse_years(args.years)
-        overrides.update({"simulation.start_year": start, "simulation.end_year": end})
-    if args.seed is not None:
-        overrides["simulation.random_seed"] = args.seed
-    config = load_config(args.config, overrides)
-    census = args.census.resolve() if args.census else None
-    request = RunRequest(config=config, db_path=resolve_db_path(args.db), census_path=census, threads=args.threads,
-                         backup=not args.no_backup, resume=args.resume,
-                         dbt_project=args.dbt_project.resolve() if args.dbt_project else DBT_DIR)
+    request = run_request(years=parse_years(args.years) if args.years is not None else None, seed=args.seed,
+                          config=args.config, census=args.census, db=args.db, threads=args.threads,
+                          backup=not args.no_backup, resume=args.resume, dbt_project=args.dbt_project)
     result = simulate(request)
     if result.status != "success":
         _error(result.errors[0])  # the cause; later entries are consequences (e.g. run_metadata not recorded)
@@ -163,34 +153,16 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _check(args: argparse.Namespace) -> int:
-    import duckdb
-
+    from .api import check
     from .config import load_config
-    from .locking import run_lock
-    from .pipeline import new_run_id
-    from .quality import check_database, fail_closed
     from .years import parse_years
 
-    db_path = resolve_db_path(args.db)
-    if not db_path.is_file():
-        raise InputError(f"no database at {db_path}", "point --db (or DB_PATH) at a database a run has built")
     years = parse_years(args.years) if args.years else None
-    config = load_config(args.config)
-    check_id = new_run_id()
-    with run_lock(db_path, check_id, "planwise check", _say):
-        try:
-            results = check_database(db_path, check_id, config, years)
-        except duckdb.Error as error:  # a damaged file or log: one line, like a run's database error
-            raise SimulationError(f"database error: {' '.join(str(error).split())[:500]}",
-                                  f"if the database is damaged, restore a backup: "
-                                  f"`planwise backup restore --db {db_path}`") from None
-    for result in results:
+    report = check(args.db, load_config(args.config), years, echo=_say)
+    for result in report.verdict.results:
         _say(result.line())
-    blocking = [r for r in results if r.blocks]
-    _say(f"check {check_id}: {len(results)} checks on {len({r.year for r in results})} years, "
-         f"{len(blocking)} blocking, {sum(r.status == 'fail' and not r.blocks for r in results)} warnings "
-         f"(recorded in dq_results)")
-    fail_closed(results)  # the first blocking result, as the run would have stopped on it
+    _say(report.verdict.tally(report.check_id))
+    report.verdict.enforce()  # the first blocking result, as the run would have stopped on it
     return 0
 
 
@@ -290,20 +262,18 @@ def _error(message: str) -> None:
 
 
 def _ensemble(args: argparse.Namespace) -> int:
-    from .ensemble import EnsembleRequest, prepare, run_ensemble
+    from .api import run_ensemble
+    from .ensemble import EnsembleRequest
 
-    request = EnsembleRequest(scenarios=args.scenarios, seeds=args.seeds, out=args.out, years=args.years,
-                              census=args.census, config=args.config, scheduler=args.scheduler,
-                              workers=args.workers, retries=args.retries, resume=args.resume,
-                              baseline=args.baseline, keep_databases=args.keep_databases)
-    return run_ensemble(prepare(request, _say), _say)
+    return run_ensemble(EnsembleRequest(scenarios=args.scenarios, seeds=args.seeds, out=args.out, years=args.years,
+                                        census=args.census, config=args.config, scheduler=args.scheduler,
+                                        workers=args.workers, retries=args.retries, resume=args.resume,
+                                        baseline=args.baseline, keep_databases=args.keep_databases), _say)
 
 
 def _census(args: argparse.Namespace) -> int:
-    from .census import generate_census
+    from .api import generate_census
 
-    if not args.out.parent.resolve().is_dir():
-        raise InputError(f"--out {args.out}: folder {args.out.parent} does not exist", "create it first")
     path = generate_census(args.employees, args.seed, args.out)
     print(f"wrote {args.employees:,} people (seed {args.seed}) to {path}")
     return 0
@@ -335,6 +305,15 @@ def run_cli(argv: list[str] | None = None) -> int:
 
         print("planwise: interrupted", file=sys.stderr)
         return exit_code(interrupt)  # 130 for Ctrl-C, 143 for SIGTERM
+    except Exception as error:  # noqa: BLE001 - a bug outside a run (whose own log keeps its traceback): one line
+        _error(f"unexpected error: {type(error).__name__}: {' '.join(str(error).split())[:300]} (fix: this is a bug "
+               f"or a broken installation, not your input: run it again with PLANWISE_TRACEBACK=1 to print the "
+               f"traceback, and report it)")
+        if os.environ.get("PLANWISE_TRACEBACK"):
+            import traceback
+
+            traceback.print_exc()
+        return 1
 
 
 if __name__ == "__main__":

@@ -1,55 +1,114 @@
-"""Six parts of dbt's per-invocation and per-node work done once, or more cheaply, instead of every time, inside the
-orchestrator's process only.
+"""Speed-ups that replace parts of dbt's own per-invocation and per-node work, installed only on the dbt they were
+verified against, each on its own, inside the orchestrator's process only.
 
-A small year spends most of its time in dbt's Python, not in DuckDB. Parts of it are repeated work that gives the
-same answer every time, or work far costlier than its answer needs:
-- Model templates. dbt turns each model's Jinja source into Python code again at every invocation and for every
-  year (jinja2's `from_string` keeps nothing); the code depends only on the source text and on Jinja's settings,
-  which are the same for every model (dbt's variables and macros come in at render time, not here). The code is
-  kept per (environment class, source); a template is still made from it, with the node's own context, each time.
-- Events. dbt builds every event (each SQL statement, connection use and cache action: dozens per node) through
-  protobuf's JSON parser (`ParseDict`), whether or not a logger writes it. The same messages are built with
-  protobuf's constructors and setters; anything they refuse goes through dbt's own path, unchanged.
-- Plugins. At every invocation dbt looks for `dbt_*` plugin modules by listing every folder of `sys.path`
-  (`pkgutil.iter_modules`: about 45 ms, a thousand entries of site-packages). What it finds is kept per `sys.path`:
-  a module installed while the process runs is found by the next process, as with any installed entry point.
-- Model contexts. `dbt run` builds each model's Jinja context (its macro namespace of every macro, about 530, and
-  every builtin) to compile the model, then again to execute its materialization: about 4 ms each time. The
-  execution reuses the compilation's context, in the same thread for the same node, with the three values that
-  compiling changed (`compiled_code`, `sql`, `model`) read anew; a compilation that stored query results, or any
-  other node, gets a new context as before.
-- Behavior flags. Each adapter dbt makes (one per invocation) names the module that declared each of its behavior
-  flags by calling `inspect.stack()`, which reads the source lines of every frame on the stack: about 4 ms per flag
-  in a warm process, tens of ms in a fresh one. The same module is found by walking the frames without reading any
-  source.
-- Empty results. Every statement that fetches nothing (most of a model's) gets a new empty agate table as its
-  result, and agate builds its type tester (the parsers of dates and times) for each: about 1.4 ms, a few hundred
-  times a run. Agate tables are immutable, so one empty table serves them all.
-The first four together were about 20 % of a small run's CPU. Plain `dbt` never imports this module: it behaves as shipped.
+A small year spends most of its time in dbt's Python, not in DuckDB, and parts of that are repeated work that gives
+the same answer every time. Each speed-up below replaces a private dbt or dbt_common function, so it is installed
+only when dbt-core, dbt-common and dbt-duckdb are exactly the versions in `VERIFIED` (those of constraints.txt,
+where the suite proves them equivalent to dbt as shipped); on any other version the run uses dbt as shipped. Each
+installs or stays off on its own: a symbol a dbt release removed turns that one off, never stops a run. The run
+says once which are on (console when any is off, run log, summary.json: `status()`).
+
+`PLANWISE_DBT_SPEEDUPS` (read once per process): `on` (default), `off` (dbt as shipped, for a user who suspects
+them), or a comma-separated list of the names to keep on.
+
+- `templates`: dbt turns each model's Jinja source into Python code again at every invocation and for every year
+  (jinja2's `from_string` keeps nothing); the code depends only on the source and Jinja's settings, so it is kept
+  per (environment class, source) and a template is still made from it, with the node's own context, each time.
+- `events`: dbt builds every event (dozens per node) through protobuf's JSON parser (`ParseDict`), whether or not a
+  logger writes it; the same messages are built with protobuf's constructors, and anything they refuse goes
+  through dbt's own path.
+- `contexts`: `dbt run` builds each model's Jinja context (about 530 macros and every builtin) to compile the model,
+  then again to execute it; the execution reuses the compilation's context (same thread, same node) with the three
+  values compiling changed read anew; a compilation that stored query results gets a new context as before.
+- `log_filter`: dbt formats every event's line for every logger and only then lets the logger's level drop it;
+  each logger first asks its level (the decision dbt's logger makes afterwards), so it formats only what it writes.
 """
 
 from __future__ import annotations
 
-from typing import Any
+import logging
+import os
+import threading
+from importlib import metadata
+from typing import Any, Callable
 
+from .errors import InputError
+
+VERIFIED = {"dbt-core": "1.11.16", "dbt-common": "1.39.0", "dbt-duckdb": "1.11.1"}  # == constraints.txt (tested)
+SWITCH = "PLANWISE_DBT_SPEEDUPS"
 _CODE_LIMIT = 2048  # distinct template sources kept: a project's models and rendered config strings, many times over
 _codes: dict[tuple[type, str], Any] = {}
-_plugin_modules: dict[tuple[str, ...], dict[str, Any]] = {}
-_installed = False
+_state: dict[str, str] = {}  # name -> "on" or why it is off; empty until `install`
+_lock = threading.Lock()
 
 
-def install() -> None:
-    """Replace dbt's template and event construction with the cached and direct ones (once per process)."""
-    global _installed
-    if _installed:
-        return
-    _cache_compiled_templates()
-    _build_events_directly()
-    _discover_plugins_once()
-    _reuse_compile_contexts()
-    _name_flag_sources_without_source_lines()
-    _share_the_empty_table()
-    _installed = True
+def requested() -> tuple[str, ...]:
+    """The speed-ups `PLANWISE_DBT_SPEEDUPS` asks for; InputError for a value that names none of them."""
+    value = os.environ.get(SWITCH, "on").strip().lower()
+    if value in ("", "on"):
+        return tuple(SPEEDUPS)
+    if value == "off":
+        return ()
+    names = tuple(name.strip() for name in value.split(",") if name.strip())
+    unknown = [name for name in names if name not in SPEEDUPS]
+    if unknown or not names:
+        raise InputError(f"{SWITCH}={value!r}: unknown speed-up {', '.join(unknown) or '(none named)'}",
+                         f"set it to on, off, or a comma-separated list of {', '.join(SPEEDUPS)}")
+    return names
+
+
+def version_mismatch() -> str | None:
+    """Why the installed dbt is not the verified one (a package and both versions), or None when it is."""
+    for package, verified in VERIFIED.items():
+        try:
+            installed = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            installed = "none"
+        if installed != verified:
+            return f"{package} {installed} installed, speed-ups verified with {verified}"
+    return None
+
+
+def install() -> dict[str, str]:
+    """Install each requested speed-up once per process when dbt is the verified version; `status()` after."""
+    with _lock:
+        if _state:
+            return dict(_state)
+        wanted = requested()
+        mismatch = version_mismatch()
+        for name, patch in SPEEDUPS.items():
+            if name not in wanted:
+                _state[name] = f"off ({SWITCH}={os.environ.get(SWITCH)})"
+            elif mismatch:
+                _state[name] = f"off ({mismatch})"
+            else:
+                try:
+                    patch()
+                    _state[name] = "on"
+                except Exception as error:  # noqa: BLE001 - a changed dbt: this one stays off, dbt as shipped
+                    _state[name] = f"off ({type(error).__name__}: {' '.join(str(error).split())[:200]})"
+        return dict(_state)
+
+
+def status() -> dict[str, str]:
+    """{speed-up: "on" or why it is off} once `install` ran, else {}."""
+    return dict(_state)
+
+
+def status_line(state: dict[str, str]) -> str:
+    """One line: all on, or which are off and why (dbt as shipped there)."""
+    off = {name: why for name, why in state.items() if why != "on"}
+    if not off:
+        return f"dbt speed-ups: all on ({', '.join(state)})"
+    reasons = sorted(set(off.values()))
+    on = [name for name in state if name not in off]
+    return (f"dbt speed-ups: {', '.join(off)} off, dbt as shipped there: {'; '.join(reasons)}"
+            + (f" (on: {', '.join(on)})" if on else ""))
+
+
+def invocation_callbacks() -> list[Callable[[Any], None]]:
+    """The dbtRunner callbacks the installed speed-ups need (the log filter is set from an event callback)."""
+    return [_filter_before_formatting] if _state.get("log_filter") == "on" else []
 
 
 def _cache_compiled_templates() -> None:
@@ -69,6 +128,7 @@ def _cache_compiled_templates() -> None:
                 code = _codes[key] = env.compile(key[1])
             return env.template_class.from_code(env, code, env.make_globals(ctx), None)
 
+    dbt_jinja.get_template  # noqa: B018 - the replaced symbol must exist
     dbt_jinja.get_template = get_template
 
 
@@ -77,6 +137,7 @@ def _build_events_directly() -> None:
 
     parse_event = base_types.BaseEvent.__init__
     parse_message = base_types.msg_from_base_event
+    event_manager.msg_from_base_event  # noqa: B018 - the replaced symbol must exist
 
     def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
         """BaseEvent's constructor through the message class's own; positional arguments (dbt's `Formatting`)
@@ -115,32 +176,14 @@ def _build_events_directly() -> None:
     event_manager.msg_from_base_event = msg_from_base_event
 
 
-def _discover_plugins_once() -> None:
-    import sys
-
-    from dbt.plugins.manager import PluginManager
-
-    discover = PluginManager.get_prefixed_modules.__func__
-
-    def get_prefixed_modules(cls: type) -> dict[str, Any]:
-        """dbt's `dbt_*` modules found on `sys.path`, looked for once per `sys.path`."""
-        key = tuple(sys.path)
-        if key not in _plugin_modules:
-            _plugin_modules[key] = discover(cls)
-        return _plugin_modules[key]
-
-    PluginManager.get_prefixed_modules = classmethod(get_prefixed_modules)
-
-
 def _reuse_compile_contexts() -> None:
-    import threading
-
     import dbt.compilation as compilation
     import dbt.task.run as run
     from dbt.context.providers import ModelContext, RuntimeProvider, generate_runtime_model_context
 
     compiled = threading.local()  # dbt compiles and then executes a node in one worker thread
     refreshed = ("compiled_code", "sql", "model")
+    compilation.generate_runtime_model_context, run.generate_runtime_model_context  # noqa: B018 - must exist
 
     def for_compile(node: Any, config: Any, manifest: Any) -> dict:
         """generate_runtime_model_context, remembering the context object for the node's execution."""
@@ -163,11 +206,70 @@ def _reuse_compile_contexts() -> None:
     run.generate_runtime_model_context = for_execute
 
 
+def _check_log_filter() -> None:
+    """The logger internals `_WrittenFirst` reads exist (it is installed per invocation, by `invocation_callbacks`)."""
+    from dbt_common.events.event_manager_client import get_event_manager
+    from dbt_common.events.logger import PRINT_EVENT_NAMES, _Logger
+
+    get_event_manager, PRINT_EVENT_NAMES  # noqa: B018 - must exist
+    if "_python_logger" not in _Logger.__init__.__code__.co_names:
+        raise AttributeError("dbt_common's _Logger no longer sets _python_logger")
+
+
+class _WrittenFirst:
+    """A dbt logger's filter that first asks the logger's level whether the event's line would be written at all
+    (its Python logger's level; print events go out as errors): the same decision dbt's logger makes afterwards."""
+
+    def __init__(self, logger: Any) -> None:
+        from dbt_common.events.logger import PRINT_EVENT_NAMES
+
+        self.logger, self.dbt_filter, self.as_errors = logger, logger.filter, PRINT_EVENT_NAMES
+
+    def __call__(self, msg: Any) -> bool:
+        python_logger = self.logger._python_logger
+        level = logging.ERROR if msg.info.name in self.as_errors else _PYTHON_LEVELS.get(msg.info.level, logging.ERROR)
+        return python_logger is not None and python_logger.isEnabledFor(level) and self.dbt_filter(msg)
+
+
+_PYTHON_LEVELS = {"debug": logging.DEBUG, "test": logging.DEBUG, "info": logging.INFO, "warn": logging.WARNING,
+                  "error": logging.ERROR}
+
+
+def _filter_before_formatting(_event: Any) -> None:
+    """A dbtRunner callback: dbt sets its loggers up anew at every invocation, and callbacks hear every event
+    after the loggers did, so from the invocation's second event on its loggers format only what they write."""
+    from dbt_common.events.event_manager_client import get_event_manager
+
+    for logger in get_event_manager().loggers:
+        if not isinstance(logger.filter, _WrittenFirst) and hasattr(logger, "_python_logger"):
+            logger.filter = _WrittenFirst(logger)
+
+
+def _discover_plugins_once() -> None:
+    import sys
+
+    from dbt.plugins.manager import PluginManager
+
+    discover = PluginManager.get_prefixed_modules.__func__
+    found: dict[tuple[str, ...], dict[str, Any]] = {}
+
+    def get_prefixed_modules(cls: type) -> dict[str, Any]:
+        """dbt's `dbt_*` modules found on `sys.path`, looked for once per `sys.path`."""
+        key = tuple(sys.path)
+        if key not in found:
+            found[key] = discover(cls)
+        return found[key]
+
+    PluginManager.get_prefixed_modules = classmethod(get_prefixed_modules)
+
+
 def _name_flag_sources_without_source_lines() -> None:
     import inspect
     import sys
 
     from dbt_common import behavior_flags
+
+    behavior_flags.BehaviorFlagRendered._default_source  # noqa: B018 - must exist
 
     def _default_source() -> str:
         """dbt_common's `_default_source`: the first module on the stack other than behavior_flags (from its
@@ -188,3 +290,14 @@ def _share_the_empty_table() -> None:
 
     empty = agate_helper.empty_table()
     agate_helper.empty_table = lambda: empty  # looked up at each call by dbt's callers (imported inside functions)
+
+
+SPEEDUPS: dict[str, Callable[[], None]] = {
+    "templates": _cache_compiled_templates,
+    "events": _build_events_directly,
+    "contexts": _reuse_compile_contexts,
+    "log_filter": _check_log_filter,
+    "plugins": _discover_plugins_once,
+    "flags": _name_flag_sources_without_source_lines,
+    "empty_table": _share_the_empty_table,
+}

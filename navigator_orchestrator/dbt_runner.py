@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import logging
 import os
 import time
 from contextlib import contextmanager
@@ -124,7 +123,7 @@ class DbtRunner:
 
         dbt_fast_paths.install()
         self.invocations.append(command)
-        callbacks = [_format_only_what_is_written, *(callbacks or []),
+        callbacks = [*dbt_fast_paths.invocation_callbacks(), *(callbacks or []),
                      *([_node_finished(on_node)] if on_node else [])]
         result = None
         try:
@@ -190,6 +189,8 @@ class DbtRunner:
         `on_node` hears of each node as dbt finishes it (dbt's own run_results.json comes only at the end).
         `label` names the command in that error when it is not `command` (RECOVERY.md's symptom for a year's
         models is `dbt run failed at ...`, also when the first year's `build` loads the seeds with them)."""
+        if self._manifest is None:
+            self.parse()
         args = ["--vars", json.dumps(variables, sort_keys=True), *_LEAN, *extra]
         if select:
             args += ["--select", select]
@@ -209,6 +210,18 @@ class DbtRunner:
         return nodes
 
 
+    def compile_models(self, variables: dict[str, Any], models: list[str]) -> dict[str, str]:
+        """{model: sha256 of the SQL dbt compiles for these vars}: what `--resume` compares with a checkpoint.
+        Quiet: dbt prints a lone compiled node even with --quiet, and only its hash is wanted."""
+        return model_hashes(self.run("compile", variables, select=" ".join(models),
+                                     extra=["--log-level", "none", "--indirect-selection", "empty"]))
+
+
+def model_hashes(nodes: list[NodeResult]) -> dict[str, str]:
+    """{model name: sha256 of its compiled SQL} of the models among `nodes` (a checkpoint records them per year)."""
+    return {n.unique_id.rsplit(".", 1)[-1]: n.compiled_sha256 for n in nodes if n.unique_id.startswith("model.")}
+
+
 def _release_database(result: Any) -> None:
     """Close the DuckDB connection dbt-duckdb kept open for the invocation (keep_open), so this process and
     others can open the file at once. dbt-duckdb holds it in its connection manager's environment.
@@ -219,7 +232,7 @@ def _release_database(result: Any) -> None:
     raised as the interrupt (see `lost_interrupt`), never as a failure of the database."""
     from dbt.adapters.duckdb.connections import DuckDBConnectionManager
 
-    environment = DuckDBConnectionManager._ENV
+    environment = getattr(DuckDBConnectionManager, "_ENV", None)  # dbt-duckdb's; absent: dbt closed it itself
     DuckDBConnectionManager.close_all_connections()
     if environment is None:
         return
@@ -272,40 +285,6 @@ def _sha256(node: Any) -> str | None:
         return None
     lines = (line.rstrip() for line in code.splitlines())
     return hashlib.sha256("\n".join(line for line in lines if line).encode()).hexdigest()
-
-
-class _WrittenFirst:
-    """A dbt logger's filter that first asks the logger's level whether the event's line would be written at all.
-
-    dbt formats every event's line for every logger (timestamp, scrubbing, colours) and only then lets the
-    logger's level drop it: the console at `--quiet` keeps errors only, dbt.log info and above (`_LEAN`), so
-    most lines were formatted to be thrown away, about 5 % of a small run's CPU. The decision is the one dbt's
-    logger makes afterwards (its Python logger's level; print events go out as errors), so the logs are the same.
-    """
-
-    def __init__(self, logger: Any) -> None:
-        from dbt_common.events.logger import PRINT_EVENT_NAMES
-
-        self.logger, self.dbt_filter, self.as_errors = logger, logger.filter, PRINT_EVENT_NAMES
-
-    def __call__(self, msg: Any) -> bool:
-        python_logger = self.logger._python_logger
-        level = logging.ERROR if msg.info.name in self.as_errors else _PYTHON_LEVELS.get(msg.info.level, logging.ERROR)
-        return python_logger is not None and python_logger.isEnabledFor(level) and self.dbt_filter(msg)
-
-
-_PYTHON_LEVELS = {"debug": logging.DEBUG, "test": logging.DEBUG, "info": logging.INFO, "warn": logging.WARNING,
-                  "error": logging.ERROR}
-
-
-def _format_only_what_is_written(_event: Any) -> None:
-    """A dbtRunner callback: dbt sets its loggers up anew at every invocation, and callbacks hear every event
-    after the loggers did, so from the invocation's second event on its loggers format only what they write."""
-    from dbt_common.events.event_manager_client import get_event_manager
-
-    for logger in get_event_manager().loggers:
-        if not isinstance(logger.filter, _WrittenFirst) and hasattr(logger, "_python_logger"):
-            logger.filter = _WrittenFirst(logger)
 
 
 def _node_finished(on_node: OnNode) -> Callable[[Any], None]:

@@ -18,7 +18,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable, Iterator
 
-from .errors import LockError, PlanwiseError
+from .errors import LockError, PlanwiseError, SimulationError
 
 _DUCKDB_LOCK = "Could not set lock on file"  # DuckDB 2.x changed its error classes: match the message text
 _DUCKDB_HOLDER = re.compile(r"held in (?P<program>.+?) \(PID (?P<pid>\d+)\)")
@@ -71,6 +71,18 @@ def duckdb_lock_error(error: BaseException, db_path: Path) -> LockError | None:
     return LockError(f"database {db_path} is open in {Path(found.group('program')).name} (pid {pid}), "
                      "DuckDB could not lock it",
                      f"close that program (or `kill {pid}`), then run the same command again")
+
+
+def database_failure(error: BaseException, db_path: Path) -> PlanwiseError:
+    """A DuckDB error met while using the database, as the user's one line: a LockError when another program holds
+    the file, else a damaged (or unreadable) database, fixed by restoring a backup."""
+    locked = duckdb_lock_error(error, db_path)
+    if locked is not None:
+        return locked
+    if isinstance(error, PlanwiseError):
+        return error
+    return SimulationError(f"database error: {' '.join(str(error).split())[:500]}",
+                           f"if the database is damaged, restore a backup: `planwise backup restore --db {db_path}`")
 
 
 def _held_error(db_path: Path, holder: dict) -> LockError:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import time
+import traceback
 from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
@@ -20,21 +21,21 @@ from typing import Callable
 
 import duckdb
 
-from . import __version__
+from . import __version__, dbt_fast_paths
 from .backup import create_backup
 from .census import StagedCensus, generate_census, stage_census
 from .config import SimulationConfig
-from .dbt_runner import DbtRunner, NodeResult
-from .checkpoints import FIRST, Checkpoints, Decision, RunInputs
+from .checkpoints import Checkpoints, ResumePlan, RunInputs
+from .dbt_runner import DbtRunner, NodeResult, model_hashes
 from .digest import row_counts, year_digests, year_keyed_present
 from .errors import InputError, PlanwiseError, SimulationError
 from .held_open import connect, held_open
 from .interrupts import exit_code, lost_interrupt, sigterm_interrupts
-from .locking import duckdb_lock_error, run_lock
+from .locking import database_failure, run_lock
 from .masking import mask, mask_data
 from .metrics import year_metrics
 from .paths import DBT_DIR, DEFAULT_CENSUS, DEFAULT_CENSUS_EMPLOYEES, DEFAULT_CENSUS_SEED
-from .quality import CheckResult, fail_closed, gate
+from .quality import Verdict, gate
 from .run_log import RunLog, log_level, log_path
 from .summary import RunResult, YearOutcome, engine_versions, format_year_line, versions, write_summary
 from .years import check_years_supported, projected_years
@@ -80,6 +81,7 @@ def simulate(request: RunRequest, echo: Echo = print) -> RunResult:
     level = log_level()
     config = request.config
     _require_environment(config)
+    dbt_fast_paths.requested()  # PLANWISE_DBT_SPEEDUPS names known speed-ups
     check_years_supported(config.start_year, config.end_year)
     if not request.db_path.parent.is_dir():
         raise InputError(f"--db {request.db_path}: folder {request.db_path.parent} does not exist",
@@ -146,11 +148,11 @@ def _locked_run(request: RunRequest, staged: StagedCensus, log: RunLog) -> RunRe
             if interrupt is not None:
                 _interrupted(result, interrupt)
             elif isinstance(error, (PlanwiseError, duckdb.Error)):
-                failure = _as_planwise_error(error, request.db_path)
+                failure = database_failure(error, request.db_path)
                 result.status, result.exit_code = "failed", failure.exit_code
                 result.add_error(str(failure), failure.hint)
-            else:
-                raise
+            else:  # a bug or a broken installation: still a clean stop, with the traceback in the run log
+                _unexpected(result, log, error)
         finally:
             result.dbt_invocations = list(runner.invocations)
             result.ended_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
@@ -204,15 +206,15 @@ def _backup_before_writing(request: RunRequest, log: RunLog) -> dict:
             "sha256": backup.sha256, "seconds": seconds}
 
 
-def _as_planwise_error(error: Exception, db_path: Path) -> PlanwiseError:
-    """DuckDB's lock error, wherever it surfaced (our connection or dbt's), becomes a LockError."""
-    locked = duckdb_lock_error(error, db_path)
-    if locked is not None:
-        return locked
-    if isinstance(error, PlanwiseError):
-        return error
-    return SimulationError(f"database error: {' '.join(str(error).split())[:500]}",
-                           f"if the database is damaged, restore a backup: `planwise backup restore --db {db_path}`")
+def _unexpected(result: RunResult, log: RunLog, error: Exception) -> None:
+    """An exception no part of the run expected (an import error, a bug): the run fails with one line naming it and
+    the log that holds its traceback."""
+    result.status, result.exit_code = "failed", 1
+    log.event("unexpected_error", f"{type(error).__name__}: {error}", "ERROR", console=False,
+              error_type=type(error).__name__, traceback=traceback.format_exc())
+    result.add_error(f"unexpected error: {type(error).__name__}: {' '.join(str(error).split())[:300]}",
+                     f"this is a bug or a broken installation, not your input: the traceback is in {log.path}; "
+                     f"check the installation (`python -m navigator_orchestrator.environment`) and report it")
 
 
 def _masked(echo: Echo) -> Echo:
@@ -221,90 +223,110 @@ def _masked(echo: Echo) -> Echo:
 
 def _run_years(runner: DbtRunner, request: RunRequest, result: RunResult, log: RunLog, summary_path: Path) -> None:
     """Each year skipped when `--resume` proves its checkpoint, else built (the first one with the seeds), gated,
-    checkpointed."""
-    config, db_path = request.config, request.db_path
-    variables = config.dbt_vars()
-    store = Checkpoints(db_path)
+    checkpointed: the plan decides, this loop carries it out."""
+    config = request.config
+    store = Checkpoints(request.db_path)
     inputs = RunInputs.of(config, result.census.get("fingerprint", ""), request.dbt_project, engine_versions())
-
-    def compiled_sql(year: int, models: list[str] | None = None, command: str = "compile",
-                     **options) -> dict[str, str]:
-        """{model: sha256 of its SQL for `year`}: of the models run (`command` run) or only compiled."""
-        runner.parse()
-        if command == "compile":  # dbt prints a lone compiled node even with --quiet; only its hash is wanted
-            options["extra"] = ["--log-level", "none", "--indirect-selection", "empty"]
-        nodes = runner.run(command, {**variables, "simulation_year": year},
-                           select=" ".join(models) if models else None, **options)
-        return {n.unique_id.rsplit(".", 1)[-1]: n.compiled_sha256 for n in nodes if n.unique_id.startswith("model.")}
-
-    decisions = (store.decide(list(config.years), inputs, compiled_sql) if request.resume
-                 else [Decision(year, False, "run without --resume") for year in config.years])
-    rebuilt = [d.year for d in decisions if not d.skip]
-    if request.resume:
-        for decision in decisions:
-            log.info("year_resume", decision.line(), year=decision.year,
-                     action="skipped" if decision.skip else "rebuilt", reason=decision.reason)
-    result.resume = {str(d.year): {"skipped": d.skip, "reason": d.reason} for d in decisions}
-    store.discard_from(config.end_year + 1 if not rebuilt else None if rebuilt[0] == config.start_year else rebuilt[0])
-    if rebuilt:
-        runner.parse()
-        info = runner.parse_info
-        log.info("dbt_parsed", f"dbt: {info['source']} ({info['seconds']:.1f}s)", console=False, **info)
-    skipped = [decision for decision in decisions if decision.skip]  # a prefix of the years (Checkpoints.decide)
-    previous = skipped[-1].input_hash if skipped else FIRST
-    if skipped:  # one connection for all of them: opening a DuckDB file costs about 30 ms
-        with connect(db_path, read_only=True) as con:
-            for decision in skipped:
-                outcome = _record_year(result, con, decision.year, 0.0, skipped=True)
-                log.info("year_finished", format_year_line(outcome), console=False, year=decision.year, skipped=True,
-                         metrics=outcome.metrics)
-            later = not rebuilt and _years_after(con, config.end_year)
-            result.total_rows = row_counts(con)
-        if later:  # every year skipped: leave the database as a run of exactly these years would have left it
-            result.total_rows = _drop_years_after(db_path, config.end_year)
+    plan = _resume_plan(runner, request, store, inputs)
+    result.resume = plan.to_dict()
+    for decision in plan.decisions if plan.resumed else ():
+        log.info("year_resume", decision.line(), year=decision.year,
+                 action="skipped" if decision.skip else "rebuilt", reason=decision.reason)
+    store.discard_from(plan.discard_from)
+    if plan.rebuilt:
+        _parse(runner, log, result)
+    if plan.skipped:
+        _record_skipped(request.db_path, result, log, plan)
         write_summary(result, summary_path)
-    for decision in decisions[len(skipped):]:
-        year = decision.year
-        began = time.monotonic()
-        log.info("year_started", f"{year}: started", console=False, year=year)
-        store.begin(year, result.run_id)
-
-        def model_finished(node: NodeResult, year: int = year) -> None:
-            model = node.unique_id.rsplit(".", 1)[-1]
-            if node.unique_id.startswith("seed."):  # loaded with the first year built (see below)
-                log.event("seed_finished", f"seed {model} {node.status} in {node.seconds:.2f}s",
-                          "INFO" if node.status == "success" else "ERROR", console=False, seed=model,
-                          status=node.status, seconds=node.seconds)
-                return
-            result.models.append({"year": year, "model": model, "status": node.status, "seconds": node.seconds})
-            log.event("model_finished", f"{year}: {model} {node.status} in {node.seconds:.2f}s",
-                      {"success": "INFO", "skipped": "WARNING"}.get(node.status, "ERROR"), console=False, year=year,
-                      model=model, unique_id=node.unique_id, status=node.status, seconds=node.seconds)
-
-        # the first simulated year rebuilds the year-keyed tables from scratch (new columns, stale years gone)
-        extra = ["--full-refresh"] if year == config.start_year else []
-        # the first year built loads the seeds in the same invocation (`build` of seeds and models: one dbt start-up
-        # fewer per run); seeds replace their tables whole on every load (`+full_refresh` in dbt_project.yml)
-        if year == rebuilt[0]:
-            command, extra = "build", [*extra, "--resource-type", "seed", "--resource-type", "model"]
-        else:
-            command = "run"
-        compiled = compiled_sql(year, command=command, extra=extra, on_node=model_finished, label="run")
-        with connect(db_path) as con:  # one connection for the gate, the digests and the metrics
-            checks = gate(con, result.run_id, year, config)
-            _log_quality(log, result, year, checks)
-            fail_closed(checks)  # an error-severity failure stops the run here: the year is not done
-            digests = year_digests(con, [year])[year]
-            previous = inputs.year_hash(year, compiled, previous)
-            done = store.complete(year, result.run_id, previous, inputs, compiled, digests,
-                                  {c.check: c.status for c in checks})
-            log.info("checkpoint_written", f"{year}: checkpoint {done}", console=False, year=year, path=str(done),
-                     input_hash=previous, row_counts={table: count for table, (count, _) in digests.items()})
-            outcome = _record_year(result, con, year, round(time.monotonic() - began, 3))
-            result.total_rows = row_counts(con)
-        log.info("year_finished", format_year_line(outcome), year=year, seconds=outcome.seconds,
-                 metrics=outcome.metrics, quality={c.check: c.status for c in checks})
+    previous = plan.chain_start
+    for decision in plan.rebuilt:
+        previous = _build_year(runner, request, result, log, store, inputs, plan, decision.year, previous)
         write_summary(result, summary_path)
+
+
+def _resume_plan(runner: DbtRunner, request: RunRequest, store: Checkpoints, inputs: RunInputs) -> ResumePlan:
+    """Every year rebuilt, or with `--resume` what the checkpoints prove (compiling only edited models)."""
+    years = list(request.config.years)
+    if not request.resume:
+        return ResumePlan.fresh(years)
+    variables = request.config.dbt_vars()
+    return store.plan(years, inputs,
+                      lambda year, models: runner.compile_models({**variables, "simulation_year": year}, models))
+
+
+def _parse(runner: DbtRunner, log: RunLog, result: RunResult) -> None:
+    """The project's manifest, and which of dbt's speed-ups this process runs with (said once per run)."""
+    runner.parse()
+    info = runner.parse_info
+    log.info("dbt_parsed", f"dbt: {info['source']} ({info['seconds']:.1f}s)", console=False, **info)
+    result.dbt_speedups = dbt_fast_paths.status()
+    log.info("dbt_speedups", dbt_fast_paths.status_line(result.dbt_speedups),
+             console=any(state != "on" for state in result.dbt_speedups.values()), speedups=result.dbt_speedups)
+
+
+def _record_skipped(db_path: Path, result: RunResult, log: RunLog, plan: ResumePlan) -> None:
+    """The skipped years' metrics, read from the database (one read-only connection for all: about 30 ms each);
+    with every year skipped, rows of later years (a longer earlier run's) are dropped."""
+    with connect(db_path, read_only=True) as con:
+        for decision in plan.skipped:
+            outcome = _record_year(result, con, decision.year, 0.0, skipped=True)
+            log.info("year_finished", format_year_line(outcome), console=False, year=decision.year, skipped=True,
+                     metrics=outcome.metrics)
+        later = plan.drops_later_years and _years_after(con, plan.decisions[-1].year)
+        result.total_rows = row_counts(con)
+    if later:
+        result.total_rows = _drop_years_after(db_path, plan.decisions[-1].year)
+
+
+def _build_year(runner: DbtRunner, request: RunRequest, result: RunResult, log: RunLog, store: Checkpoints,
+                inputs: RunInputs, plan: ResumePlan, year: int, previous: str) -> str:
+    """One year's models, its quality gate (a blocking result stops the run: the year is not done) and its
+    checkpoint; the year's input hash, for the next year's chain."""
+    config, began = request.config, time.monotonic()
+    log.info("year_started", f"{year}: started", console=False, year=year)
+    store.begin(year, result.run_id)
+    # the first simulated year rebuilds the year-keyed tables from scratch (new columns, stale years gone)
+    extra = ["--full-refresh"] if year == config.start_year else []
+    # the first year built loads the seeds in the same invocation (`build` of seeds and models: one dbt start-up
+    # fewer per run); seeds replace their tables whole on every load (`+full_refresh` in dbt_project.yml)
+    command = "build" if plan.loads_seeds(year) else "run"
+    if command == "build":
+        extra += ["--resource-type", "seed", "--resource-type", "model"]
+    nodes = runner.run(command, {**config.dbt_vars(), "simulation_year": year}, extra=extra, label="run",
+                       on_node=_node_logger(result, log, year))
+    compiled = model_hashes(nodes)
+    with connect(request.db_path) as con:  # one connection for the gate, the digests and the metrics
+        verdict = gate(con, result.run_id, year, config)
+        _log_quality(log, result, year, verdict)
+        verdict.enforce()
+        digests = year_digests(con, [year])[year]
+        input_hash = inputs.year_hash(year, compiled, previous)
+        done = store.complete(year, result.run_id, input_hash, inputs, compiled, digests,
+                              {c.check: c.status for c in verdict.results})
+        log.info("checkpoint_written", f"{year}: checkpoint {done}", console=False, year=year, path=str(done),
+                 input_hash=input_hash, row_counts={table: count for table, (count, _) in digests.items()})
+        outcome = _record_year(result, con, year, round(time.monotonic() - began, 3))
+        result.total_rows = row_counts(con)
+    log.info("year_finished", format_year_line(outcome), year=year, seconds=outcome.seconds,
+             metrics=outcome.metrics, quality={c.check: c.status for c in verdict.results})
+    return input_hash
+
+
+def _node_logger(result: RunResult, log: RunLog, year: int) -> Callable[[NodeResult], None]:
+    """Each seed and model as dbt finishes it: a run-log line, and the model's time in the result."""
+    def model_finished(node: NodeResult) -> None:
+        model = node.unique_id.rsplit(".", 1)[-1]
+        if node.unique_id.startswith("seed."):  # loaded with the first year built
+            log.event("seed_finished", f"seed {model} {node.status} in {node.seconds:.2f}s",
+                      "INFO" if node.status == "success" else "ERROR", console=False, seed=model,
+                      status=node.status, seconds=node.seconds)
+            return
+        result.models.append({"year": year, "model": model, "status": node.status, "seconds": node.seconds})
+        log.event("model_finished", f"{year}: {model} {node.status} in {node.seconds:.2f}s",
+                  {"success": "INFO", "skipped": "WARNING"}.get(node.status, "ERROR"), console=False, year=year,
+                  model=model, unique_id=node.unique_id, status=node.status, seconds=node.seconds)
+
+    return model_finished
 
 
 def _record_year(result: RunResult, con: duckdb.DuckDBPyConnection, year: int, seconds: float,
@@ -330,10 +352,10 @@ def _drop_years_after(db_path: Path, year: int) -> dict[str, int]:
         return row_counts(con)
 
 
-def _log_quality(log: RunLog, result: RunResult, year: int, checks: list[CheckResult]) -> None:
+def _log_quality(log: RunLog, result: RunResult, year: int, verdict: Verdict) -> None:
     """One quality_check line per check of the year (a failure carries its sample), and the summary's record."""
-    result.quality[str(year)] = [c.to_dict() for c in checks]
-    for check in checks:
+    result.quality[str(year)] = [c.to_dict() for c in verdict.results]
+    for check in verdict.results:
         level = "INFO" if check.status == "pass" else ("WARNING" if not check.blocks else "ERROR")
         log.event("quality_check", check.line(), level, console=level == "WARNING", year=year, check=check.check,
                   severity=check.severity, status=check.status, failing_count=check.failing_count,

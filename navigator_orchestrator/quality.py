@@ -25,6 +25,10 @@ from .masking import mask_data
 
 SAMPLE_SIZE = 20
 ERROR, WARN = "error", "warn"
+# A check that raises one of these could not run (its SQL, or the values it met): a blocking result of its own.
+# Any other DuckDB error (a corrupt block, an I/O error) is the database's: raised, so the caller says to restore a
+# backup and records nothing.
+CHECK_FAULTS = (duckdb.ProgrammingError, duckdb.DataError, duckdb.NotSupportedError)
 
 
 @dataclass(frozen=True)
@@ -56,13 +60,16 @@ class CheckResult:
         """Whether this result stops the run: any check that broke, or a failed error-severity check."""
         return self.status == "error" or (self.status == "fail" and self.severity == ERROR)
 
-    def line(self) -> str:
+    def outcome(self) -> str:
+        """What the check found: ok, the failing count with the first ids and a reason, or why it could not run."""
         ids = [row["employee_id"] for row in self.sample if row.get("employee_id")]
         first = f" (first: {', '.join(ids[:5])})" if ids else ""
         reason = self.detail or (self.sample[0]["reason"] if self.sample else "")
-        what = {"pass": "ok", "fail": f"{self.failing_count:,} failing{first}: {reason}",
+        return {"pass": "ok", "fail": f"{self.failing_count:,} failing{first}: {reason}",
                 "error": f"check could not run: {self.detail}"}[self.status]
-        return f"quality {self.year} {self.check} [{self.severity}]: {what}"
+
+    def line(self) -> str:
+        return f"quality {self.year} {self.check} [{self.severity}]: {self.outcome()}"
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -194,7 +201,7 @@ def _evaluate_one(con: duckdb.DuckDBPyConnection, check: Check, run_id: str, yea
         if check.counts:
             cursor = con.execute(check.counts, _used(check.counts, params))
             result.figures = dict(zip([c[0] for c in cursor.description], cursor.fetchone()))
-    except duckdb.Error as error:
+    except CHECK_FAULTS as error:  # the check's SQL against this schema; any other error is the database's
         result.detail = " ".join(str(error).split())[:300]
         return result
     result.status = "fail" if rows else "pass"
@@ -231,31 +238,66 @@ def _hint(check: Check, year: int) -> str:
     return f"{check.hint.replace('YEAR', str(year))}; then `planwise run --resume` with the run's arguments"
 
 
-def gate(con: duckdb.DuckDBPyConnection, run_id: str, year: int, config: SimulationConfig) -> list[CheckResult]:
-    """Evaluate one year's checks and append them to dq_results; `fail_closed` then decides."""
+@dataclass(frozen=True)
+class Verdict:
+    """Every result of a gate (one year's, or `planwise check`'s years) and what they decide together: the first
+    blocking result stops the run (or fails the check) with its message and fix; warnings never do."""
+
+    results: tuple[CheckResult, ...]
+
+    @property
+    def blocking(self) -> CheckResult | None:
+        return next((r for r in self.results if r.blocks), None)
+
+    @property
+    def warnings(self) -> list[CheckResult]:
+        return [r for r in self.results if r.status == "fail" and not r.blocks]
+
+    @property
+    def passed(self) -> bool:
+        return self.blocking is None
+
+    def message(self) -> str:
+        """The blocking result as one line: check, year, what it found (empty when nothing blocks)."""
+        first = self.blocking
+        return "" if first is None else f"quality gate {first.check} failed for {first.year}: {first.outcome()}"
+
+    def tally(self, check_id: str) -> str:
+        """`planwise check`'s closing line."""
+        return (f"check {check_id}: {len(self.results)} checks on {len({r.year for r in self.results})} years, "
+                f"{sum(r.blocks for r in self.results)} blocking, {len(self.warnings)} warnings "
+                f"(recorded in dq_results)")
+
+    def enforce(self) -> None:
+        """Raise QualityGateError for the first blocking result, with its fix: the year is not done."""
+        if self.blocking is not None:
+            raise QualityGateError(self.message(), self.blocking.hint)
+
+
+def gate(con: duckdb.DuckDBPyConnection, run_id: str, year: int, config: SimulationConfig) -> Verdict:
+    """Evaluate one year's checks and append them to dq_results (only when every check could be evaluated)."""
     results = evaluate(con, run_id, year, config)
     record(con, results)
-    return results
+    return Verdict(tuple(results))
 
 
-def fail_closed(results: list[CheckResult]) -> None:
-    """Raise QualityGateError naming the first blocking result (check, year, first failing ids) and its fix."""
-    blocking = next((r for r in results if r.blocks), None)
-    if blocking is not None:
-        raise QualityGateError(f"quality gate {blocking.check} failed for {blocking.year}: "
-                               f"{blocking.line().split(': ', 1)[1]}", blocking.hint)
+def simulated_years(con: duckdb.DuckDBPyConnection, db_path: Any) -> list[int]:
+    """The years a database holds a simulation of; InputError when it holds none."""
+    present = {name for (name,) in con.execute("select table_name from duckdb_tables()").fetchall()}
+    if "fct_workforce_snapshot" not in present:
+        raise InputError(f"{db_path} holds no simulation (no fct_workforce_snapshot table)",
+                         "run `planwise run --years 2025-2029` (or plain dbt) on it first")
+    return [y for (y,) in con.execute("select distinct simulation_year from fct_workforce_snapshot "
+                                      "order by 1").fetchall()]
 
 
-def check_database(db_path, run_id: str, config: SimulationConfig,
-                   years: tuple[int, int] | None = None) -> list[CheckResult]:
-    """`planwise check`: the gate on every (or the given) simulated year of an existing database, recorded."""
-    with duckdb.connect(str(db_path)) as con:
-        present = {name for (name,) in con.execute("select table_name from duckdb_tables()").fetchall()}
-        if "fct_workforce_snapshot" not in present:
-            raise InputError(f"{db_path} holds no simulation (no fct_workforce_snapshot table)",
-                             "run `planwise run --years 2025-2029` (or plain dbt) on it first")
-        built = [y for (y,) in con.execute("select distinct simulation_year from fct_workforce_snapshot "
-                                           "order by 1").fetchall()]
+def check_database(db_path: Any, run_id: str, config: SimulationConfig, years: tuple[int, int] | None = None,
+                   record_results: bool = True) -> Verdict:
+    """`planwise check`: the gate on every (or the given) simulated year of an existing database. Evaluated on a
+    read-only connection; recorded in dq_results afterwards, only when every check could be evaluated (a damaged
+    file raises its DuckDB error and is left as it was)."""
+    with duckdb.connect(str(db_path), read_only=True) as con:
+        built = simulated_years(con, db_path)
         wanted = built if years is None else list(range(years[0], years[1] + 1))
         missing = [y for y in wanted if y not in built]
         if missing or not wanted:
@@ -263,5 +305,7 @@ def check_database(db_path, run_id: str, config: SimulationConfig,
                              f"(it holds {', '.join(map(str, built)) or 'none'})",
                              "pass --years within the simulated years, or run them first")
         results = [r for year in wanted for r in evaluate(con, run_id, year, config)]
-        record(con, results)
-    return results
+    if record_results:
+        with duckdb.connect(str(db_path)) as con:
+            record(con, results)
+    return Verdict(tuple(results))

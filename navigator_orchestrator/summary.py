@@ -54,6 +54,7 @@ class RunResult:
     errors: list[str] = field(default_factory=list)
     recovery: list[dict] = field(default_factory=list)  # each error with its fix
     dbt_invocations: list[str] = field(default_factory=list)
+    dbt_speedups: dict[str, str] = field(default_factory=dict)  # speed-up -> "on" or why it is off (dbt_fast_paths)
     log_path: str = ""
     versions: dict[str, str] = field(default_factory=dict)
     ended_at: str = ""

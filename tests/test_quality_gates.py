@@ -10,8 +10,9 @@ import pytest
 from navigator_orchestrator.config import load_config
 from navigator_orchestrator.errors import SimulationError
 from navigator_orchestrator.masking import MASK
-from navigator_orchestrator.quality import CHECKS, CHECKS_BY_NAME, Check, CheckResult, evaluate, fail_closed, record
-from pytest_planwise.commands import planwise_command, plain_dbt
+from navigator_orchestrator.quality import CHECKS, CHECKS_BY_NAME, Check, CheckResult, Verdict, evaluate, record
+from pytest_planwise.commands import planwise_command
+from support.commands import plain_dbt
 
 pytestmark = pytest.mark.quality
 
@@ -83,7 +84,7 @@ def test_a_check_that_raises_or_gives_no_verdict_fails_closed(good_run, planwise
     assert [(r.check, r.status, r.blocks) for r in results] == [("raises", "error", True), ("no_verdict", "error", True)]
     assert "no_such_table" in results[0].detail and "no verdict" in results[1].detail
     with pytest.raises(SimulationError, match=r"quality gate raises failed for 2026: check could not run"):
-        fail_closed(results)
+        Verdict(tuple(results)).enforce()
 
 
 def test_a_warning_is_logged_with_its_sample_and_the_run_succeeds(planwise_run):
