@@ -13,8 +13,9 @@ import pytest
 from navigator_orchestrator.checkpoints import checkpoint_dir
 from navigator_orchestrator.digest import marts_digest
 from navigator_orchestrator.paths import DBT_DIR
-from pytest_planwise.commands import copy_dbt_project, planwise_command, planwise_process
-from pytest_planwise.commands import run_log_lines as log_lines
+from pytest_planwise.commands import planwise_command, planwise_process
+from support.commands import copy_dbt_project
+from support.commands import run_log_lines as log_lines
 from pytest_planwise.runs import census_file
 
 MODELS = sorted(p.stem for p in (DBT_DIR / "models").rglob("*.sql"))
@@ -72,18 +73,29 @@ def test_one_run_id_in_log_summary_run_metadata_and_dq_results(planwise_run):
     assert set(summary["versions"]) == {"planwise", "dbt-core", "dbt-duckdb", "duckdb", "python"}
 
 
-def test_log_level_warning_leaves_no_info_line(tmp_path, small_census):
-    done = planwise_command(run_args(tmp_path / "sim.duckdb", small_census), tmp_path, {"LOG_LEVEL": "warning"})
+def test_log_level_warning_keeps_the_warning_and_leaves_no_info_line(tmp_path, small_census):
+    """A run that warns: 2027's IRS limits are projected (`irs_limits_projected`, a WARNING). At LOG_LEVEL=WARNING
+    the warning is in the log and on the console, and nothing at INFO is in either; the same run at INFO logs both."""
+    done = planwise_command(run_args(tmp_path / "sim.duckdb", small_census, "2027-2027"), tmp_path,
+                            {"LOG_LEVEL": "warning"})
     assert done.returncode == 0, done.stderr
-    assert done.stdout == ""  # no census, year or table lines: they are INFO
     summary = summary_of(tmp_path)
-    assert summary["status"] == "success"
+    assert summary["status"] == "success" and summary["projected_irs_years"] == [2027]
     lines = log_lines(summary["log_path"])
-    assert lines == [line for line in lines if line["level"] in ("WARNING", "ERROR")]
-    # the same run at INFO prints the human-readable lines and logs every model
-    done = planwise_command(run_args(tmp_path / "simulation.duckdb", small_census), tmp_path, {"LOG_LEVEL": "INFO"})
+    warned = [line for line in lines if line["event"] == "irs_limits_projected"]
+    assert [(line["level"], line["years"]) for line in warned] == [("WARNING", [2027])], lines
+    assert [line for line in lines if line["level"] not in ("WARNING", "ERROR")] == []
+    # the console: the warning's line only (no census, year or table lines: they are INFO)
+    assert done.stdout.splitlines() == [warned[0]["message"]]
+    # the same run at INFO prints the human-readable lines and logs every model, and the warning too
+    done = planwise_command(run_args(tmp_path / "simulation.duckdb", small_census, "2027-2027"), tmp_path,
+                            {"LOG_LEVEL": "INFO"})
     assert done.returncode == 0, done.stderr
-    assert "census: " in done.stdout and "2025: " in done.stdout
+    assert "census: " in done.stdout and "2027: " in done.stdout and warned[0]["message"] in done.stdout
+    (summary_path,) = [p for p in (tmp_path / "artifacts" / "runs").glob("*/summary.json")
+                       if json.loads(p.read_text())["db_path"] == str(tmp_path / "simulation.duckdb")]
+    levels = {line["event"]: line["level"] for line in log_lines(json.loads(summary_path.read_text())["log_path"])}
+    assert levels["irs_limits_projected"] == "WARNING" and levels["model_finished"] == levels["run_started"] == "INFO"
 
 
 def test_unknown_log_level_exits_2_and_writes_nothing(tmp_path, small_census):
