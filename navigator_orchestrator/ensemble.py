@@ -31,6 +31,7 @@ import duckdb
 from .atomic import write_atomically
 from .config import SimulationConfig
 from .errors import InputError, SimulationError
+from .executors import Ledger, Scheduler, execute, parse_scheduler
 from .inserts import insert_rows
 from .interrupts import sigterm_interrupts
 
@@ -264,7 +265,7 @@ class Plan:
     seeds: list[int]
     census: Path
     census_fingerprint: str
-    scheduler: Any
+    scheduler: Scheduler
     tasks: list[Task]
 
 
@@ -275,7 +276,6 @@ def prepare(request: EnsembleRequest, echo: Echo = print) -> Plan:
 
     from .census import stage_census
     from .config import load_config
-    from .executors import parse_scheduler
     from .pipeline import resolve_census
     from .scenarios import load_scenarios
     from .years import check_years_supported, parse_years
@@ -312,7 +312,6 @@ def run_ensemble(plan: Plan, echo: Echo = print) -> int:
     the manifest. 0 when every run succeeded, 1 (naming the failed runs) otherwise."""
     from . import bands as band_tables
     from . import charts
-    from .executors import Ledger, execute
 
     began = time.monotonic()
     request, out = plan.request, plan.request.out
@@ -336,7 +335,8 @@ def run_ensemble(plan: Plan, echo: Echo = print) -> int:
          f" = {len(plan.tasks)} runs of {plan.base.start_year}-{plan.base.end_year} on {plan.scheduler.describe()}")
     ledger = Ledger(len(todo), request.retries, echo)
     with sigterm_interrupts():  # SIGTERM stops the ensemble like Ctrl-C: workers stopped, finished runs kept
-        outcome = execute(todo, plan.scheduler, ledger)
+        done = execute(run_task, todo, plan.scheduler, ledger)
+    outcome = EnsembleOutcome(records=done.records, failed=done.failed)
     records = dict(kept)
     for task in todo:
         if task.key in outcome.records:

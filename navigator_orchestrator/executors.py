@@ -1,5 +1,8 @@
 """Where an ensemble's tasks run: a local pool of worker processes (default) or a Dask cluster.
 
+The executors are given the work function (`work(task, attempt) -> record`, picklable: a module's top-level
+function) and opaque tasks (only `key` and `label` are read), so they import nothing of what they run.
+
 Both give the same results: a task's result depends on the task alone, never on the worker, the order or the
 attempt. Both follow one policy (`Ledger`): a run that raises is retried up to `--retries` times, then recorded as
 failed with its error while the others go on; a run whose worker process died (SIGKILL, out of memory) is rerun
@@ -15,18 +18,39 @@ import os
 import re
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass
-from typing import Callable
+from dataclasses import dataclass, field
+from typing import Any, Callable, Protocol
 
-from .ensemble import EnsembleOutcome, Task, run_task
 from .errors import InputError
 
 MAX_DEATHS = 3
-# what the local pool's fork server imports once, so that no worker imports it again (dbt: 2-3 s of CPU each)
-POOL_PRELOAD = ["navigator_orchestrator.ensemble", "dbt.cli.main"]
+# what the local pool's fork server imports once besides the work function's module, so that no worker imports
+# it again (dbt: 2-3 s of CPU each)
+POOL_PRELOAD = ["dbt.cli.main"]
 DASK_ENV = "DASK_SCHEDULER_ADDRESS"
 DASK_EXTRA = "pip install -e '.[distributed]'"
 Echo = Callable[[str], None]
+
+
+class Job(Protocol):
+    """What the executors read of a task: a unique key (for the ledger) and a label (for messages)."""
+
+    @property
+    def key(self) -> str: ...
+
+    @property
+    def label(self) -> str: ...
+
+
+Work = Callable[[Any, int], dict]  # work(task, attempt) -> the run's record; raises when the run failed
+
+
+@dataclass
+class Outcome:
+    """The records of the tasks that succeeded and the errors of those that failed, by task key."""
+
+    records: dict[str, dict] = field(default_factory=dict)
+    failed: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -73,21 +97,21 @@ class Ledger:
         self.finished = done
         self.attempts: dict[str, int] = {}
         self.deaths: dict[str, int] = {}
-        self.outcome = EnsembleOutcome()
+        self.outcome = Outcome()
 
-    def attempt(self, task: Task) -> int:
+    def attempt(self, task: Job) -> int:
         """Number the next attempt of `task` (1 for its first)."""
         self.attempts[task.key] = self.attempts.get(task.key, 0) + 1
         return self.attempts[task.key]
 
-    def succeeded(self, task: Task, record: dict) -> None:
+    def succeeded(self, task: Job, record: dict) -> None:
         self.finished += 1
         self.outcome.records[task.key] = record
         run = record.get("run", {})
         self.echo(f"[{self.finished}/{self.total}] {task.label}: ok in {run.get('seconds', 0):.1f}s "
                   f"(pid {run.get('pid', '?')}, attempt {run.get('attempt', 1)})")
 
-    def raised(self, task: Task, error: BaseException) -> bool:
+    def raised(self, task: Job, error: BaseException) -> bool:
         """A run that raised: True to retry it, else it is recorded as failed."""
         message = " ".join(str(error).split()) or type(error).__name__
         used = self.attempts.get(task.key, 1)
@@ -96,7 +120,7 @@ class Ledger:
             return True
         return self._failed(task, f"failed after {used} attempt{'s' if used > 1 else ''}: {message}")
 
-    def died(self, task: Task, how: str) -> bool:
+    def died(self, task: Job, how: str) -> bool:
         """A run whose worker died: True to rerun it (up to MAX_DEATHS), else it is recorded as failed."""
         self.deaths[task.key] = self.deaths.get(task.key, 0) + 1
         self.attempts[task.key] = self.attempts.get(task.key, 1) - 1  # a death is not one of the run's attempts
@@ -105,32 +129,38 @@ class Ledger:
             return True
         return self._failed(task, f"its worker died {self.deaths[task.key]} times ({how})")
 
-    def _failed(self, task: Task, message: str) -> bool:
+    def _failed(self, task: Job, message: str) -> bool:
         self.finished += 1
         self.outcome.failed[task.key] = message
         self.echo(f"[{self.finished}/{self.total}] {task.label}: FAILED, {message}")
         return False
 
 
-def execute(tasks: list[Task], scheduler: Scheduler, ledger: Ledger) -> EnsembleOutcome:
+def execute(work: Work, tasks: list[Job], scheduler: Scheduler, ledger: Ledger) -> Outcome:
+    """Run `work(task, attempt)` for every task on the scheduler, under the ledger's policy."""
     if tasks:
-        (_local_pool if scheduler.kind == "pool" else _dask)(tasks, scheduler, ledger)
+        (_local_pool if scheduler.kind == "pool" else _dask)(work, tasks, scheduler, ledger)
     return ledger.outcome
 
 
-def _local_pool(tasks: list[Task], scheduler: Scheduler, ledger: Ledger) -> None:
+def _preload(work: Work) -> list[str]:
+    """The work function's module (imported by name in each worker to unpickle it) and POOL_PRELOAD."""
+    return [work.__module__, *POOL_PRELOAD]
+
+
+def _local_pool(work: Work, tasks: list[Job], scheduler: Scheduler, ledger: Ledger) -> None:
     """A process pool, one run at a time per process; a broken pool (a worker died) is replaced and every run it
     had in flight is submitted again to the new one."""
     todo = list(tasks)
-    context = _pool_context()
+    context = _pool_context(_preload(work))
     while todo:
         pool = ProcessPoolExecutor(max_workers=min(scheduler.workers, len(todo)), mp_context=context,
                                    max_tasks_per_child=None)
-        broken: list[Task] = []
+        broken: list[Job] = []
         try:
             futures = {}
             for task in todo:
-                futures[pool.submit(run_task, task, ledger.attempt(task))] = task
+                futures[pool.submit(work, task, ledger.attempt(task))] = task
             todo = []
             while futures:
                 done, _ = wait(futures, return_when=FIRST_COMPLETED)
@@ -144,7 +174,7 @@ def _local_pool(tasks: list[Task], scheduler: Scheduler, ledger: Ledger) -> None
                             broken.append(task)
                     elif ledger.raised(task, error):
                         try:
-                            futures[pool.submit(run_task, task, ledger.attempt(task))] = task
+                            futures[pool.submit(work, task, ledger.attempt(task))] = task
                         except BrokenProcessPool:
                             ledger.attempts[task.key] -= 1
                             broken.append(task)
@@ -156,19 +186,19 @@ def _local_pool(tasks: list[Task], scheduler: Scheduler, ledger: Ledger) -> None
         todo = broken
 
 
-def _pool_context() -> multiprocessing.context.BaseContext:
+def _pool_context(preload: list[str]) -> multiprocessing.context.BaseContext:
     """Workers forked from multiprocessing's fork server where there is one (Linux, macOS), else spawned. The
-    server is a fresh interpreter that imports POOL_PRELOAD and never opens a database (DuckDB is not fork-safe
+    server is a fresh interpreter that imports `preload` and never opens a database (DuckDB is not fork-safe
     once a database is open), so a worker starts in milliseconds instead of importing dbt itself, and a pool that
     replaces a broken one reuses the same server."""
     if "forkserver" not in multiprocessing.get_all_start_methods():
         return multiprocessing.get_context("spawn")
     context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(POOL_PRELOAD)
+    context.set_forkserver_preload(preload)
     return context
 
 
-def _fork_dask_workers() -> None:
+def _fork_dask_workers(preload: list[str]) -> None:
     """A LocalCluster's worker processes (a replacement for a dead one too) forked from the same fork server as the
     local pool's (`_pool_context`), with Dask preloaded there as well, instead of spawned: each spawned worker
     imported dbt and Dask itself (2-3 s of CPU). Where there is no fork server, Dask spawns them.
@@ -179,7 +209,7 @@ def _fork_dask_workers() -> None:
     if "forkserver" not in multiprocessing.get_all_start_methods():
         return
     dask.config.set({"distributed.worker.multiprocessing-method": "forkserver"})
-    get_mp_context().set_forkserver_preload(["distributed", *POOL_PRELOAD])  # after Dask's own list, replacing it
+    get_mp_context().set_forkserver_preload(["distributed", *preload])  # after Dask's own list, replacing it
 
 
 def _stop_workers(pool: ProcessPoolExecutor) -> None:
@@ -190,7 +220,7 @@ def _stop_workers(pool: ProcessPoolExecutor) -> None:
             process.terminate()
 
 
-def _dask(tasks: list[Task], scheduler: Scheduler, ledger: Ledger) -> None:
+def _dask(work: Work, tasks: list[Job], scheduler: Scheduler, ledger: Ledger) -> None:
     """The same tasks on a Dask cluster: a LocalCluster of single-threaded worker processes on loopback, or an
     existing scheduler (its workers need the census and --out at the same paths: a shared filesystem)."""
     import logging
@@ -200,17 +230,17 @@ def _dask(tasks: list[Task], scheduler: Scheduler, ledger: Ledger) -> None:
 
     cluster = None
     if scheduler.kind == "local-cluster":
-        _fork_dask_workers()
+        _fork_dask_workers(_preload(work))
         cluster = LocalCluster(n_workers=scheduler.workers, threads_per_worker=1, processes=True, host="127.0.0.1",
                                dashboard_address=None, silence_logs=logging.ERROR)
     try:
         with Client(cluster if cluster is not None else scheduler.address) as client:
             pending = as_completed()
-            owner: dict[str, Task] = {}
+            owner: dict[str, Job] = {}
 
-            def submit(task: Task) -> None:
+            def submit(task: Job) -> None:
                 attempt = ledger.attempt(task)
-                future = client.submit(run_task, task, attempt, key=f"{task.key}-attempt-{attempt}-{os.urandom(3).hex()}",
+                future = client.submit(work, task, attempt, key=f"{task.key}-attempt-{attempt}-{os.urandom(3).hex()}",
                                        pure=False, retries=0)
                 owner[future.key] = task
                 pending.add(future)

@@ -332,6 +332,25 @@ def test_seeds_are_ranges_or_lists():
             parse_seeds(bad)
 
 
+def test_executors_import_nothing_from_ensemble():
+    """The executors take the work function as an argument, so the two modules do not import each other
+    (anywhere in executors.py: at the top, inside a function or under TYPE_CHECKING)."""
+    import ast
+
+    from navigator_orchestrator import executors
+
+    source = Path(executors.__file__)
+    imported = []
+    for node in ast.walk(ast.parse(source.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.ImportFrom):
+            base = "." * node.level + (node.module or "")
+            imported += [base] + [f"{base.rstrip('.')}.{alias.name}" for alias in node.names]
+        elif isinstance(node, ast.Import):
+            imported += [alias.name for alias in node.names]
+    from_ensemble = sorted({name for name in imported if "ensemble" in name.split(".")})
+    assert not from_ensemble, f"executors.py imports from ensemble: {from_ensemble}"
+
+
 def test_sigterm_stops_the_ensemble_and_its_workers(census, tmp_path):
     out = tmp_path / "out"
     process = planwise_process(args(out, census, "--workers", "2", scenarios=[SHIPPED / "rich_match.yaml"],
