@@ -66,16 +66,29 @@ def small_db(planwise_run, planwise_isolated_db, tmp_path) -> tuple[Path, list]:
     return db, ["run", "--years", "2025-2025", "--census", census, "--db", db, "--config", config, "--threads", "2"]
 
 
+def marker(path: Path) -> int:
+    """The number of the run before which the database was marked (`mark`)."""
+    with duckdb.connect(str(path), read_only=True) as con:
+        return con.execute("select run_number from backup_marker").fetchone()[0]
+
+
+def mark(path: Path, run_number: int) -> None:
+    """Give the database a content of its own before run `run_number`: each backup then holds a distinct one."""
+    with duckdb.connect(str(path)) as con:
+        con.execute("create or replace table backup_marker as select ? as run_number", [run_number])
+
+
 def test_seven_runs_keep_five_verified_backups_and_restore_gives_the_backups_marts(small_db, tmp_path):
     db, run_args = small_db
-    taken = []  # (seed of the run, backup path its summary names, marts of the database it backed up)
-    for seed in (1, 1, 1, 1, 2, 2, 2):  # --resume: a repeated seed skips the year, but every run backs up first
+    taken = []  # (run number, backup path its summary names, marts of the database it backed up)
+    for number, seed in enumerate((1, 1, 1, 1, 2, 2, 2), 1):  # --resume: a repeated seed skips the year, but every
+        mark(db, number)                                     # run backs up first, each a database of its own
         before = marts(db)
         done = cli([*run_args, "--seed", seed, "--resume"], cwd=tmp_path)
         assert done.returncode == 0, done.stderr
         summary = json.loads(Path(done.stdout.strip().rsplit("summary ", 1)[1]).read_text())
         assert summary["backup"]["status"] == "created"
-        taken.append((seed, Path(summary["backup"]["path"]), before))
+        taken.append((number, Path(summary["backup"]["path"]), before))
 
     folder = db.parent / "backups"
     stamped = sorted(folder.glob("backup_2*.duckdb"))
@@ -84,6 +97,9 @@ def test_seven_runs_keep_five_verified_backups_and_restore_gives_the_backups_mar
         [p.name for p in stamped] + [p.with_suffix(".json").name for p in stamped]
         + [backup.LATEST, "backup_latest.json"]), "a temp file or a stray manifest was left"
     assert stamped == [path for _, path, _ in taken[2:]], "rotation did not keep the newest five"
+    # every kept backup is the database as it was before its own run: five distinct contents, none mixed up
+    assert [marker(path) for path in stamped] == [3, 4, 5, 6, 7]
+    assert marker(folder / backup.LATEST) == 7
     for _, path, before in taken[2:]:
         assert backup.verify_backup(path).manifest["database"] == db.name
         assert marts(path) == before, "a backup does not hold the database as it was before its run"
@@ -102,17 +118,19 @@ def test_seven_runs_keep_five_verified_backups_and_restore_gives_the_backups_mar
     done = cli(["backup", "restore", damaged.name, "--db", db], cwd=tmp_path)
     assert done.returncode == 1 and sha256(db) == live, done.stderr
 
-    # restore the oldest kept backup (the database as seed 2 left it): the live marts equal the backup's.
+    # restore the oldest kept backup (the database before run 3, as seed 1 left it; the live one is seed 2's):
+    # the live marts and marker equal the backup's.
     # Its pre-restore backup then rotates it out (strictly the newest five): its content is the live database.
     _, oldest, oldest_marts = taken[2]
     current = marts(db)
     assert oldest_marts != current, "the scenario needs a backup that differs from the live database"
     done = cli(["backup", "restore", oldest.name, "--db", db], cwd=tmp_path)
     assert done.returncode == 0, done.stderr
-    assert marts(db) == oldest_marts
+    assert marts(db) == oldest_marts and marker(db) == 3
     assert not db.with_name(db.name + ".wal").exists()
     previous = backup.list_backups(db)[-1]  # restore backed up the database it replaced first
     assert f"backed up as {previous.path}" in done.stdout and marts(previous.path) == current
+    assert marker(previous.path) == 7
     assert len(backup.list_backups(db)) == 5
 
 
