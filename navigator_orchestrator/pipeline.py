@@ -212,9 +212,10 @@ def _unexpected(result: RunResult, log: RunLog, error: Exception) -> None:
     result.status, result.exit_code = "failed", 1
     log.event("unexpected_error", f"{type(error).__name__}: {error}", "ERROR", console=False,
               error_type=type(error).__name__, traceback=traceback.format_exc())
-    result.add_error(f"unexpected error: {type(error).__name__}: {' '.join(str(error).split())[:300]}",
-                     f"this is a bug or a broken installation, not your input: the traceback is in {log.path}; "
-                     f"check the installation (`python -m navigator_orchestrator.environment`) and report it")
+    stop = PlanwiseError(f"unexpected error: {type(error).__name__}: {' '.join(str(error).split())[:300]}",
+                         f"this is a bug or a broken installation, not your input: the traceback is in {log.path}; "
+                         f"check the installation (`python -m navigator_orchestrator.environment`) and report it")
+    result.add_error(str(stop), stop.hint)
 
 
 def _masked(echo: Echo) -> Echo:
