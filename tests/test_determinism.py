@@ -6,12 +6,17 @@ Runs are compared by content digest (navigator_orchestrator.digest), never by fi
 
 from __future__ import annotations
 
+import os
+import re
+import subprocess
+import sys
 from pathlib import Path
 
 import duckdb
 import pytest
 
 from navigator_orchestrator.digest import marts_digest
+from pytest_planwise.runs import census_file
 
 pytestmark = pytest.mark.determinism
 
@@ -21,7 +26,11 @@ YEARS = range(2025, 2030)
 def digests(run, years=YEARS) -> dict:
     """Per-year digests of both marts, plus the whole-table digests under key None."""
     assert run.status == "success", run.stderr
-    with run.connect() as con:
+    return db_digests(run.db_path, years)
+
+
+def db_digests(db: Path, years=YEARS) -> dict:
+    with duckdb.connect(str(db), read_only=True) as con:
         result = {year: marts_digest(con, year) for year in years}
         result[None] = marts_digest(con)
     for year in years:
@@ -31,7 +40,10 @@ def digests(run, years=YEARS) -> dict:
 
 
 def assert_same(first, second, years=YEARS) -> None:
-    a, b = digests(first, years), digests(second, years)
+    assert_same_digests(digests(first, years), digests(second, years), years)
+
+
+def assert_same_digests(a: dict, b: dict, years=YEARS) -> None:
     for year in (*years, None):
         assert a[year] == b[year], f"year {year}: {a[year]} != {b[year]}"
 
@@ -42,11 +54,31 @@ def test_same_seed_twice_gives_identical_marts(planwise_run):
     assert_same(first, replica)
 
 
-def test_thread_count_does_not_change_the_marts(planwise_run):
-    """One thread (dbt and DuckDB) against the default two: the run every other default-run test shares."""
-    serial, parallel = planwise_run(threads=1), planwise_run()
-    assert (serial.spec.threads, parallel.spec.threads) == (1, 2)
-    assert_same(serial, parallel)
+PLANWISE = Path(sys.executable).with_name("planwise")  # the console script `pip install` made for this interpreter
+
+
+def planwise_in_its_own_process(folder: Path, census: Path, threads: int) -> Path:
+    """`planwise run` of the default years and config on `census`, a program started afresh in `folder`; returns
+    its database once the run succeeded and its dbt log shows it ran with `threads` threads."""
+    folder.mkdir()
+    db = folder / "simulation.duckdb"
+    environment = {k: v for k, v in os.environ.items() if k not in ("DB_PATH", "PLANWISE_DB_PATH", "LOG_LEVEL")}
+    done = subprocess.run([str(PLANWISE), "run", "--years", f"{YEARS[0]}-{YEARS[-1]}", "--census", str(census),
+                           "--db", str(db), "--threads", str(threads)],
+                          cwd=folder, env=environment, capture_output=True, text=True, timeout=1200)
+    assert done.returncode == 0, done.stdout + done.stderr
+    (dbt_log,) = (folder / "artifacts" / "runs").glob("*/dbt/logs/dbt.log")
+    assert set(re.findall(r"Concurrency: (\d+) threads", dbt_log.read_text())) == {str(threads)}
+    return db
+
+
+def test_thread_count_does_not_change_the_marts(planwise_root, tmp_path):
+    """One thread (dbt and DuckDB) against four, each run by the real CLI in a process of its own (nothing of
+    one run, no import, cache or connection, is in the other's process), the default census, years and config."""
+    census = census_file(planwise_root, 5000, 42)
+    serial = planwise_in_its_own_process(tmp_path / "threads_1", census, 1)
+    parallel = planwise_in_its_own_process(tmp_path / "threads_4", census, 4)
+    assert_same_digests(db_digests(serial), db_digests(parallel))
 
 
 def _ids(run, where: str) -> dict[int, set[str]]:
