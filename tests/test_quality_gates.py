@@ -124,6 +124,46 @@ def test_planwise_check_runs_the_gates_on_a_database(good_run, planwise_isolated
     assert done.returncode == 2 and "no simulated rows for 2031" in done.stderr
 
 
+def damaged_copy(db, folder):
+    """A copy of `db` with 8 KiB overwritten inside one column's data: the file, its catalog and the snapshot's years
+    still read, a whole scan of the snapshot or the events meets DuckDB's corrupt-block error (the first of 15
+    places through the file that does so)."""
+    size = db.stat().st_size
+    for place in range(1, 16):
+        copy = folder / f"damaged_{place}.duckdb"
+        copy.write_bytes(db.read_bytes())
+        with copy.open("r+b") as handle:
+            handle.seek(size * place // 16)
+            handle.write(b"\x01" * 8192)
+        try:
+            with duckdb.connect(str(copy), read_only=True) as con:
+                con.execute("select count(*) from duckdb_tables()").fetchall()
+                con.execute("select distinct simulation_year from fct_workforce_snapshot").fetchall()
+                for table in ("fct_workforce_snapshot", "fct_yearly_events"):
+                    con.execute(f"select * from {table}").fetchall()
+        except duckdb.Error as error:
+            if "Corrupt database file" in str(error):
+                try:
+                    with duckdb.connect(str(copy), read_only=True) as con:
+                        con.execute("select distinct simulation_year from fct_workforce_snapshot").fetchall()
+                    return copy
+                except duckdb.Error:
+                    continue
+    raise AssertionError(f"no place in {db} damaged only a column's data")
+
+
+def test_planwise_check_on_a_damaged_file_says_to_restore_a_backup_and_writes_nothing(good_run, tmp_path):
+    db = damaged_copy(good_run.db_path, tmp_path)
+    before = db.read_bytes()
+    done = planwise_command(["check", "--db", db], tmp_path)
+    assert done.returncode == 1
+    (error,) = done.stderr.splitlines()
+    assert error.startswith("planwise: error: database error: Corrupt database file"), error
+    assert error.endswith(f"(fix: if the database is damaged, restore a backup: `planwise backup restore --db {db}`)")
+    assert "quality" not in done.stdout + done.stderr
+    assert db.read_bytes() == before  # no dq_results row, nothing else
+
+
 def test_dq_results_gets_every_result_appended_with_masked_samples(tmp_path):
     db = tmp_path / "masked.duckdb"
     secret = "password=hunter2-not-for-logs"
