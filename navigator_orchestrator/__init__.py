@@ -19,7 +19,8 @@ from importlib import import_module
 
 __version__ = "0.1.0"
 
-_API = {name: "api" for name in ("RunRequest", "RunResult", "run_request", "simulate", "CheckReport", "check",
+_API = {name: "api" for name in ("RunRequest", "RunResult", "run_request", "simulate", "latest_summary",
+                                 "CheckReport", "check",
                                  "SimulationConfig", "load_config", "generate_census", "run_ensemble")}
 _API.update({"EnsembleRequest": "ensemble", "Verdict": "quality", "CheckResult": "quality",
              "PlanwiseError": "errors", "InputError": "errors", "LockError": "errors", "ConfigError": "errors"})

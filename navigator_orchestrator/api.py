@@ -36,6 +36,15 @@ def run_request(*, years: tuple[int, int] | None = None, seed: int | None = None
                       resume=resume, dbt_project=Path(dbt_project).resolve() if dbt_project else DBT_DIR)
 
 
+def latest_summary(db: Path | str) -> dict | None:
+    """The summary.json of the newest run on a database (`artifacts/runs/<run_id>/` beside it; run ids sort by
+    start time), as a dict; None when no run has started there."""
+    import json
+
+    summaries = sorted((Path(db).parent / "artifacts" / "runs").glob("*/summary.json"))
+    return json.loads(summaries[-1].read_text(encoding="utf-8")) if summaries else None
+
+
 @dataclass(frozen=True)
 class CheckReport:
     """`planwise check`'s outcome: its id (the run_id of its dq_results rows) and the verdict on every year."""
@@ -79,11 +88,16 @@ def generate_census(employees: int, seed: int, out: Path | str) -> Path:
 
 def run_ensemble(request: Any, echo: Echo = print) -> int:
     """Every scenario x seed run of an `EnsembleRequest`, its bands, paired differences and charts under its
-    `out`; the exit code `planwise ensemble` ends with (0 when every run succeeded)."""
+    `out`; the exit code `planwise ensemble` ends with (0 when every run succeeded). Every line passes through
+    `masking.mask`, as a run's do."""
     from .ensemble import prepare, run_ensemble as execute
+    from .masking import mask
 
-    return execute(prepare(request, echo), echo)
+    def say(line: str) -> None:
+        echo(mask(line))
+
+    return execute(prepare(request, say), say)
 
 
-__all__ = ["RunRequest", "RunResult", "run_request", "simulate", "CheckReport", "check", "SimulationConfig",
+__all__ = ["RunRequest", "RunResult", "run_request", "simulate", "latest_summary", "CheckReport", "check", "SimulationConfig",
            "load_config", "generate_census", "run_ensemble"]

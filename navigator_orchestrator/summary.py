@@ -92,12 +92,16 @@ def engine_versions() -> dict[str, str]:
     return found
 
 
+def summary_json(result: RunResult) -> str:
+    """summary.json's text: the result, masked."""
+    return json.dumps(mask_data(result.to_dict()), indent=2, sort_keys=True, default=str)
+
+
 def write_summary(result: RunResult, path: Path) -> None:
     """Replace summary.json atomically (`atomic.write_atomically`); a full disk is recorded, not raised."""
     result.summary_path = str(path)
     try:
-        write_atomically(path, json.dumps(mask_data(result.to_dict()), indent=2, sort_keys=True, default=str),
-                         point="summary")
+        write_atomically(path, summary_json(result), point="summary")
     except OSError as error:
         result.summary_path = f"(not written: {error.strerror})"
 

@@ -1,5 +1,5 @@
-"""Small ensembles for tests, each built once per test session with the real `planwise ensemble` CLI (in the test
-process; its runs in the local pool's worker processes) under the session root, and shared read-only.
+"""Small ensembles for tests, each built once per test session through the public API `planwise ensemble` calls
+(`navigator_orchestrator.run_ensemble`, in the test process; its runs in the local pool's worker processes) under the session root, and shared read-only.
 
 Scenarios are given as {name: {dotted key: value}} (written as YAML files) or as paths of scenario files (the
 shipped `scenarios/` ones, say); the same arguments return the same, already built ensemble.
@@ -19,9 +19,10 @@ from typing import Any, Mapping
 import duckdb
 import yaml
 
+import navigator_orchestrator as planwise
 from navigator_orchestrator.locking import file_lock
 
-from .runs import _in_process, census_file
+from .runs import census_file
 
 
 @dataclass(frozen=True)
@@ -116,12 +117,16 @@ def build_ensemble(root: Path, spec: EnsembleSpec) -> PlanwiseEnsemble:
             for name, text in spec.scenarios:
                 (scenario_dir / f"{name}.yaml").write_text(text, encoding="utf-8")
             census = census_file(root, spec.employees, spec.census_seed)
-            argv = ["ensemble", "--scenarios", *(str(scenario_dir / f"{n}.yaml") for n, _ in spec.scenarios),
-                    "--seeds", spec.seeds, "--years", spec.years, "--census", str(census), "--out", str(folder / "out"),
-                    "--scheduler", spec.scheduler, "--workers", str(spec.workers), "--retries", str(spec.retries)]
-            if spec.baseline:
-                argv += ["--baseline-scenario", spec.baseline]
-            code, stdout, stderr = _in_process(argv, folder)
+            request = planwise.EnsembleRequest(
+                scenarios=[scenario_dir / f"{name}.yaml" for name, _ in spec.scenarios], seeds=spec.seeds,
+                out=folder / "out", years=spec.years, census=census, scheduler=spec.scheduler, workers=spec.workers,
+                retries=spec.retries, baseline=spec.baseline)
+            lines: list[str] = []
+            try:
+                code, stderr = planwise.run_ensemble(request, lines.append), ""
+            except planwise.PlanwiseError as error:
+                code, stderr = error.exit_code, str(error)
+            stdout = "".join(f"{line}\n" for line in lines)
             tmp = record.with_suffix(".tmp")
             tmp.write_text(json.dumps({"returncode": code, "stdout": stdout, "stderr": stderr}))
             os.replace(tmp, record)

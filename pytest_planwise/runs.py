@@ -1,9 +1,10 @@
 """Seeded simulation runs for tests: each distinct run is built once per test session and shared read-only.
 
-A run is built by the real CLI (its parser and dispatcher, `navigator_orchestrator.cli.run_cli`) into a folder named
-by the hash of its specification, under a root shared by all xdist workers. By default the CLI runs inside the
-test process: dbt is imported once and parses warm, so a small run costs about 2 s instead of 5 s in a fresh
-process; `--planwise-subprocess` runs `python -m navigator_orchestrator.cli` in a child process instead. A per-run file lock makes the first worker that needs a
+A run is built through the public API `planwise run` calls (`navigator_orchestrator.run_request` and `simulate`)
+into a folder named by the hash of its specification, under a root shared by all xdist workers. By default it runs
+inside the test process: dbt is imported once and parses warm, so a small run costs about 2 s instead of 5 s in a
+fresh process; `--planwise-subprocess` runs the real CLI, `python -m navigator_orchestrator.cli`, in a child
+process instead. A per-run file lock makes the first worker that needs a
 run build it while the others wait and then reuse it (pytest-postgresql's "template once, copy per test").
 With `--planwise-runs-dir` the root outlives the session (`kept_root`), so a later session reuses the runs too.
 """
@@ -11,13 +12,11 @@ With `--planwise-runs-dir` the root outlives the session (`kept_root`), so a lat
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import os
 import shutil
 import subprocess
 import sys
-from contextlib import redirect_stderr, redirect_stdout
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,13 +24,14 @@ from typing import Any
 import duckdb
 
 import navigator_orchestrator
+import navigator_orchestrator as planwise
 from navigator_orchestrator.census import generate_census
 from navigator_orchestrator.config import load_config, render_yaml
 from navigator_orchestrator.dbt_runner import project_files
 from navigator_orchestrator.locking import file_lock
 from navigator_orchestrator.paths import DBT_DIR, DEFAULT_CONFIG
-from navigator_orchestrator.quality import CheckResult, evaluate
-from navigator_orchestrator.summary import versions
+from navigator_orchestrator.quality import CheckResult, check_database
+from navigator_orchestrator.summary import summary_json, versions
 
 
 @dataclass(frozen=True)
@@ -129,19 +129,20 @@ def _execute(root: Path, spec: RunSpec, folder: Path, in_subprocess: bool) -> No
     if folder.exists():
         shutil.rmtree(folder)  # a half-built run from a crashed worker
     folder.mkdir(parents=True)
-    config = load_config(spec.config, dict(spec.overrides))
     config_path = folder / "config.yaml"
-    config_path.write_text(render_yaml(config))
+    config_path.write_text(render_yaml(load_config(spec.config, dict(spec.overrides))))
     census = Path(spec.census) if spec.census else census_file(root, spec.employees, spec.census_seed)
     db_path = folder / "simulation.duckdb"
-    argv = ["run", "--years", f"{spec.start_year}-{spec.end_year}", "--seed", str(spec.seed),
-            "--config", str(config_path), "--census", str(census), "--db", str(db_path), "--threads", str(spec.threads)]
-    returncode, stdout, stderr = (_in_subprocess if in_subprocess else _in_process)(argv, folder)
-    summary = _latest_summary(folder)
-    last_error = [line for line in stderr.splitlines() if line.strip()][-1:] if returncode else []
+    if in_subprocess:
+        argv = ["run", "--years", f"{spec.start_year}-{spec.end_year}", "--seed", str(spec.seed), "--config",
+                str(config_path), "--census", str(census), "--db", str(db_path), "--threads", str(spec.threads)]
+        returncode, stdout, stderr = _in_subprocess(argv, folder)
+        summary, errors = planwise.latest_summary(db_path) or {}, []
+    else:
+        returncode, stdout, stderr, summary, errors = _in_process(spec, config_path, census, db_path)
     record = {
         "db_path": str(db_path), "returncode": returncode, "stdout": stdout, "stderr": stderr,
-        "status": summary.get("status", "failed"), "errors": summary.get("errors", []) or last_error,
+        "status": summary.get("status", "failed"), "errors": summary.get("errors") or errors,
         "years": {str(y["year"]): y["metrics"] for y in summary.get("years", [])}, "summary": summary,
     }
     tmp = folder / "run.json.tmp"
@@ -149,22 +150,18 @@ def _execute(root: Path, spec: RunSpec, folder: Path, in_subprocess: bool) -> No
     os.replace(tmp, folder / "run.json")
 
 
-def _latest_summary(folder: Path) -> dict:
-    summaries = sorted((folder / "artifacts" / "runs").glob("*/summary.json"))
-    return json.loads(summaries[-1].read_text()) if summaries else {}
-
-
-def _in_process(argv: list[str], folder: Path) -> tuple[int, str, str]:
-    """The CLI in this process, its output captured; argparse's exit (bad arguments) becomes a return code."""
-    from navigator_orchestrator.cli import run_cli
-
-    out, err = io.StringIO(), io.StringIO()
-    with redirect_stdout(out), redirect_stderr(err):
-        try:
-            code = run_cli(argv)
-        except SystemExit as stop:
-            code = stop.code if isinstance(stop.code, int) else 2
-    return code, out.getvalue(), err.getvalue()
+def _in_process(spec: RunSpec, config: Path, census: Path, db_path: Path) -> tuple[int, str, str, dict, list[str]]:
+    """The API's run in this process (what `planwise run` calls), its console lines captured: (exit code, stdout,
+    stderr, summary, errors). Bad input or a database in use raises before a run starts: no summary then."""
+    lines: list[str] = []
+    try:
+        result = planwise.simulate(planwise.run_request(
+            years=(spec.start_year, spec.end_year), seed=spec.seed, config=config, census=census, db=db_path,
+            threads=spec.threads), echo=lines.append)
+    except planwise.PlanwiseError as error:
+        return error.exit_code, "", str(error), {}, [str(error)]
+    stdout = "".join(f"{line}\n" for line in lines)
+    return result.exit_code, stdout, "", json.loads(summary_json(result)), result.errors
 
 
 def _in_subprocess(argv: list[str], folder: Path) -> tuple[int, str, str]:
@@ -185,10 +182,6 @@ def isolated_copy(run: PlanwiseRun, destination: Path) -> Path:
 
 def run_quality_gates(db_path: Path, years: tuple[int, int] | None = None,
                       overrides: dict[str, Any] | None = None) -> list[CheckResult]:
-    """Every quality check on every simulated year of a database (or `years`), read-only."""
-    config = load_config(None, overrides or {})
-    with duckdb.connect(str(db_path), read_only=True) as con:
-        built = [y for (y,) in con.execute("select distinct simulation_year from fct_workforce_snapshot "
-                                           "order by 1").fetchall()]
-        wanted = built if years is None else range(years[0], years[1] + 1)
-        return [result for year in wanted for result in evaluate(con, "pytest", year, config)]
+    """Every quality check on every simulated year of a database (or `years`), read-only: nothing is recorded."""
+    return list(check_database(db_path, "pytest", load_config(None, overrides or {}), years,
+                               record_results=False).results)
