@@ -11,10 +11,12 @@ How:
     python benchmarks/bench_commands.py --checkout /tmp/old     # the same with another checkout's plugin and CLI
 
 Builds the database once (`planwise run`, not timed), then times each command through
-`pytest_planwise.commands.planwise_command` (the fork server, started by an untimed first child) and, for
-comparison, as `python -m navigator_orchestrator.cli` in a fresh interpreter; prints medians beside
-`benchmarks/reference.py`'s fixed workload. With `--checkout`, this script re-runs itself with that checkout first on PYTHONPATH, so the fork
-server and the CLI are that checkout's.
+`pytest_planwise.commands.planwise_command` with the tests' fork server as its process starter
+(`tests/support/commands.py`, as tests/conftest.py installs it; the server is started by an untimed first
+child) and, for comparison, as `python -m navigator_orchestrator.cli` in a fresh interpreter; prints medians
+beside `benchmarks/reference.py`'s fixed workload. With `--checkout`, this script re-runs itself with that
+checkout first on PYTHONPATH and in its folder, so the fork server (its tests/support) and the CLI are that
+checkout's.
 """
 
 from __future__ import annotations
@@ -48,7 +50,13 @@ def _median_seconds(start, repeat: int) -> tuple[float, list[float]]:
 
 def measure(workdir: Path, repeat: int) -> None:
     from navigator_orchestrator.paths import DBT_DIR
-    from pytest_planwise.commands import DBT_SCRIPT, planwise_command, plain_dbt
+    from pytest_planwise import commands
+    from pytest_planwise.commands import planwise_command
+
+    sys.path.insert(0, str(Path.cwd() / "tests"))  # the checkout's own tests/support (the re-run's cwd)
+    from support.commands import DBT_SCRIPT, forked_python, plain_dbt
+
+    commands.use_process_starter(forked_python)
 
     db, census = workdir / "simulation.duckdb", workdir / "census.parquet"
     if not db.exists():
@@ -70,7 +78,7 @@ def measure(workdir: Path, repeat: int) -> None:
     }
     _ok(planwise_command(["--help"], workdir), "the fork server's first child")  # its start-up is not timed
     _ok(plain_dbt(*dbt_test, db=db, work=workdir / "dbt"), "plain dbt's first (full) parse")  # not timed either
-    print(f"the plugin's fork server: {sys.modules['pytest_planwise.commands'].__file__}")
+    print(f"the tests' fork server: {sys.modules['support.commands'].__file__}")
     for name, (child, (argv, options)) in commands.items():
         forked, times = _median_seconds(lambda: _ok(child(), name), repeat)
         fresh, _ = _median_seconds(lambda: _ok(subprocess.run(argv, capture_output=True, text=True, **options),

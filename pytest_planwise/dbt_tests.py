@@ -1,6 +1,6 @@
 """dbt tests as pytest items: list the project's dbt tests, run them all once per database, keep failing rows.
 
-dbt runs in a child process (`python -m pytest_planwise.dbt_tests`, forked by the plugin's fork server) so its
+dbt runs in a child process (`python -m pytest_planwise.dbt_tests`, started by `commands.python_process`) so its
 global state and logging never leak into the pytest process. Tests run with --store-failures, so a failure comes
 with the rows that broke it.
 """
@@ -15,7 +15,7 @@ from pathlib import Path
 
 import duckdb
 
-from .commands import ForkedProcess, completed
+from .commands import completed, python_process
 
 FAILING_ROWS_SHOWN = 20
 
@@ -48,8 +48,8 @@ def _call(command: str, work_dir: Path, *args: str, env: dict[str, str] | None =
     """Run the helper in a child process; it writes its answer as JSON to a file (dbt prints errors on stdout)."""
     work_dir.mkdir(parents=True, exist_ok=True)
     answer = work_dir / f"{command}.json"
-    done = completed(ForkedProcess([command, str(work_dir), *args], Path.cwd(), {**os.environ, **(env or {})},
-                                   module="pytest_planwise.dbt_tests"), timeout=None)
+    done = completed(python_process([command, str(work_dir), *args], Path.cwd(), {**os.environ, **(env or {})},
+                                    module="pytest_planwise.dbt_tests"), timeout=None)
     if done.returncode != 0 or not answer.exists():
         raise RuntimeError(f"dbt {command} helper failed: {(done.stderr or done.stdout).strip()[-2000:]}")
     return json.loads(answer.read_text())

@@ -1,6 +1,8 @@
-"""The plugin's `planwise` children (pytest_planwise.commands): forked by the fork server, they must behave as
-processes a user starts. Each test here would fail if a child were the test process itself, shared its working
-directory or environment, or kept the server's imports when its PYTHONPATH shadows them."""
+"""The `planwise` children of the plugin (pytest_planwise.commands): plain subprocesses for users, children of the
+tests' fork server (tests/support) in this suite, which must behave as processes a user starts. Each test here
+would fail if a child were the test process itself, shared its working directory or environment, kept the
+server's imports when its PYTHONPATH shadows them or the server's start-up settings when its environment differs,
+or could report another child's exit; or if the installed plugin needed the tests' folder."""
 
 from __future__ import annotations
 
@@ -10,13 +12,17 @@ import shutil
 import signal
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
 from navigator_orchestrator import paths
 from navigator_orchestrator.census import generate_census
-from pytest_planwise.commands import (DBT_SCRIPT, ForkedProcess, command_environment, completed, planwise_command,
-                                      planwise_process)
+from pytest_planwise.commands import command_environment, completed, planwise_command, planwise_process
+import support
+from support.commands import DBT_SCRIPT, ForkedProcess
+
+TESTS = Path(support.__file__).parent.parent  # the tests' folder whose `support` this is
 
 
 def test_a_child_is_its_own_process_with_its_own_folder_environment_and_exit_code(tmp_path):
@@ -188,3 +194,139 @@ def test_the_second_child_reads_the_bytecode_the_first_compiled_never_beside_the
         assert not first["cached"].startswith(str(tmp_path))
     (tmp_path / "probe_module.py").write_text("VALUE = 2  # edited\n")
     assert child()["value"] == 2
+
+
+REUSED_PID = """import json, os, sys
+from pathlib import Path
+sys.path.insert(0, sys.argv[1])  # tests/, for `support`
+from pytest_planwise.commands import command_environment
+from support.commands import ForkedProcess
+
+here, env = Path(sys.argv[2]), command_environment(None)
+first = ForkedProcess([], here, env, script=here / "exits_3.py")
+first_code = first.wait(timeout=120)
+# this namespace's next pid is the first child's (the server reaped it): the second child gets it
+Path("/proc/sys/kernel/ns_last_pid").write_text(str(first.pid - 1))
+second = ForkedProcess([], here, env, script=here / "sleeps.py")
+running = second.poll()
+os.kill(second.pid, 9)
+print(json.dumps({"pids": [first.pid, second.pid], "codes": [first_code, running, second.wait(timeout=120)]}))
+"""
+
+
+def test_a_child_that_gets_an_ended_childs_pid_reports_its_own_exit(tmp_path):
+    """The second child gets the first one's pid (in a pid namespace of their own, whose next pid the test sets):
+    while it runs it has no exit code, and its exit is its own, never the first child's 3."""
+    if subprocess.run(["unshare", "-Urpf", "--mount-proc", "true"], capture_output=True).returncode != 0:
+        pytest.skip("needs `unshare` with user and pid namespaces")
+    (tmp_path / "exits_3.py").write_text("raise SystemExit(3)\n")
+    (tmp_path / "sleeps.py").write_text("import time\ntime.sleep(300)\n")
+    (tmp_path / "reused_pid.py").write_text(REUSED_PID)
+    done = subprocess.run(["unshare", "-Urpf", "--mount-proc", sys.executable, str(tmp_path / "reused_pid.py"),
+                           str(TESTS), str(tmp_path)],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert report["pids"][0] == report["pids"][1], report  # the pid was reused
+    assert report["codes"] == [3, None, -signal.SIGKILL], report
+
+
+SETTINGS_PROBE = """import json, locale, os, sys, tempfile, time
+
+def stream(s):
+    return {"buffer": type(s.buffer).__name__, "write_through": s.write_through,
+            "line_buffering": s.line_buffering, "encoding": s.encoding, "errors": s.errors}
+
+import probe_target  # a module of this folder: is its bytecode written beside it?
+report = {
+    "flags": {name: getattr(sys.flags, name, None) for name in (
+        "debug", "inspect", "interactive", "optimize", "no_user_site", "no_site", "ignore_environment", "verbose",
+        "bytes_warning", "quiet", "hash_randomization", "isolated", "dev_mode", "utf8_mode",
+        "warn_default_encoding", "safe_path", "int_max_str_digits")},
+    "__debug__": __debug__, "stdout": stream(sys.stdout), "stderr": stream(sys.stderr),
+    "stdin": [sys.stdin.encoding, sys.stdin.errors], "tempdir": tempfile.gettempdir(),
+    "tz": [time.tzname, time.timezone, time.daylight], "warnoptions": sys.warnoptions,
+    "encodings": [sys.getfilesystemencoding(), locale.getpreferredencoding(False)],
+    "bytecode beside the source": os.path.isdir(os.path.join(os.path.dirname(__file__), "__pycache__")),
+}
+if os.environ.get("PYTHONHASHSEED", "random") != "random":  # else each fresh interpreter's own random one
+    report["hash"] = hash("planwise")
+print(json.dumps(report))
+"""
+
+
+def _toggled(name: str) -> str | None:
+    """The variable set if this (the server's) environment has it unset, unset if set."""
+    return None if os.environ.get(name) else "1"
+
+
+# (variable, the child's value: a function of tmp_path, and whether a forked child can take it on after the fork)
+START_SETTINGS = {
+    "unchanged": (None, lambda tmp: None, True),
+    "TMPDIR": ("TMPDIR", lambda tmp: str(tmp / "own_tmp"), True),
+    "PYTHONUNBUFFERED": ("PYTHONUNBUFFERED", lambda tmp: _toggled("PYTHONUNBUFFERED"), True),
+    "PYTHONDONTWRITEBYTECODE": ("PYTHONDONTWRITEBYTECODE", lambda tmp: _toggled("PYTHONDONTWRITEBYTECODE"), True),
+    "TZ": ("TZ", lambda tmp: "EST+05EDT,M3.2.0,M11.1.0", True),
+    "PYTHONHASHSEED": ("PYTHONHASHSEED", lambda tmp: "4242", False),
+    "PYTHONOPTIMIZE": ("PYTHONOPTIMIZE", lambda tmp: _toggled("PYTHONOPTIMIZE"), False),
+    "PYTHONWARNINGS": ("PYTHONWARNINGS", lambda tmp: "error::DeprecationWarning", False),
+    "PYTHONIOENCODING": ("PYTHONIOENCODING", lambda tmp: "latin-1:replace", False),
+    "PYTHONUTF8": ("PYTHONUTF8", lambda tmp: _toggled("PYTHONUTF8"), False),
+    "LC_ALL": ("LC_ALL", lambda tmp: "C", False),
+}
+
+
+@pytest.mark.parametrize("case", START_SETTINGS)
+def test_a_child_has_the_interpreter_start_settings_of_its_own_environment(tmp_path, case):
+    """What Python reads from the environment only when it starts (stdio buffering and encoding, the str hash
+    seed, -O, -W, UTF-8 mode, the locale, the temporary folder and time zone its modules cache, whether bytecode
+    is written): a child whose environment differs from the server's in one of them reports what a fresh
+    interpreter started with that environment reports; one of those a forked child can take on is still forked."""
+    name, value, forked = START_SETTINGS[case]
+    (tmp_path / "own_tmp").mkdir()
+    env = command_environment({name: value(tmp_path)} if name else None)
+    reports = {}
+    for how in ("fresh", "child"):
+        folder = tmp_path / how
+        folder.mkdir()
+        (folder / "probe.py").write_text(SETTINGS_PROBE)
+        (folder / "probe_target.py").write_text("VALUE = 1\n")
+        if how == "fresh":
+            done = subprocess.run([sys.executable, str(folder / "probe.py")], cwd=folder, env=env,
+                                  capture_output=True, text=True, timeout=120)
+        else:
+            child = ForkedProcess([], folder, env, script=folder / "probe.py")
+            done = completed(child, timeout=120)
+        assert done.returncode == 0, done.stderr
+        reports[how] = json.loads(done.stdout)
+    assert reports["child"] == reports["fresh"]
+    assert child.fresh_interpreter is not forked
+
+
+PLUGIN_ALONE = """import importlib, json, pkgutil, sys
+from pathlib import Path
+import pytest_planwise
+from pytest_planwise import commands
+
+modules = sorted(module.name for module in pkgutil.iter_modules(pytest_planwise.__path__))
+for name in modules:
+    importlib.import_module(f"pytest_planwise.{name}")
+child = commands.planwise_process(["--help"], Path.cwd())
+stdout, _ = child.communicate(timeout=120)
+tests = sorted(name for name in sys.modules if name.partition(".")[0] in ("support", "tests"))
+print(json.dumps({"modules": modules, "child": f"{type(child).__module__}.{type(child).__name__}",
+                  "from the tests": tests, "code": child.returncode, "usage": stdout.startswith("usage: planwise")}))
+"""
+
+
+def test_the_plugin_alone_has_no_fork_server_and_starts_plain_subprocesses(tmp_path):
+    """Outside this checkout's tests (a folder of its own, no PYTHONPATH), every module of the plugin imports,
+    none of them is the fork server or comes from tests/, and `planwise_process` is a plain subprocess."""
+    (tmp_path / "alone.py").write_text(PLUGIN_ALONE)
+    done = subprocess.run([sys.executable, str(tmp_path / "alone.py")], cwd=tmp_path, capture_output=True,
+                          text=True, env=command_environment({"PYTHONPATH": None}), timeout=300)
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert {"commands", "dbt_tests", "fixtures", "plugin"} <= set(report["modules"]), report
+    assert "forkserver" not in report["modules"] and report["from the tests"] == [], report
+    assert (report["child"], report["code"], report["usage"]) == ("subprocess.Popen", 0, True), report

@@ -16,7 +16,8 @@ import pytest
 from navigator_orchestrator import dbt_fast_paths
 from navigator_orchestrator.digest import marts_digest
 from navigator_orchestrator.paths import DBT_DIR
-from pytest_planwise.commands import ForkedProcess, command_environment, completed, plain_dbt
+from pytest_planwise.commands import command_environment, completed
+from support.commands import ForkedProcess, plain_dbt
 
 FAST_DBT = "import sys\nfrom navigator_orchestrator import dbt_fast_paths\ndbt_fast_paths.install()\n" \
            "from dbt.cli.main import cli\nsys.argv[0] = 'dbt'\nsys.exit(cli())\n"
@@ -94,7 +95,7 @@ def test_fast_paths_write_the_same_events_sql_and_rows_as_dbt_as_shipped(planwis
 def test_an_edited_model_is_compiled_anew_in_the_same_process(tmp_path):
     """Templates are reused by their source: a model edited between two runs of one process gives the edited SQL."""
     from navigator_orchestrator.cli import run_cli
-    from pytest_planwise.commands import copy_dbt_project
+    from support.commands import copy_dbt_project
     from pytest_planwise.runs import census_file
 
     project = copy_dbt_project(tmp_path)
@@ -129,7 +130,7 @@ def test_a_materialization_sees_the_compiled_model_as_dbt_gives_it(tmp_path):
     import yaml
 
     from navigator_orchestrator.cli import run_cli
-    from pytest_planwise.commands import copy_dbt_project
+    from support.commands import copy_dbt_project
     from pytest_planwise.runs import census_file
 
     project = copy_dbt_project(tmp_path)

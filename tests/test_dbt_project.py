@@ -5,7 +5,7 @@ from decimal import ROUND_HALF_UP, Decimal
 import duckdb
 
 from navigator_orchestrator.digest import marts_digest
-from pytest_planwise.commands import plain_dbt
+from support.commands import plain_dbt
 
 
 def test_plain_dbt_build_of_a_year_rebuilds_it_identically(planwise_run, planwise_isolated_db, tmp_path):

@@ -8,8 +8,9 @@ from pathlib import Path
 import duckdb
 
 from navigator_orchestrator.dbt_runner import DbtRunner, parse_cache_dir
-from pytest_planwise.commands import copy_dbt_project, planwise_command
+from pytest_planwise.commands import planwise_command
 from pytest_planwise.runs import census_file
+from support.commands import copy_dbt_project
 
 
 def run(tmp_path: Path, census: Path, project: Path, name: str, cache: Path,

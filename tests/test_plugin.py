@@ -188,7 +188,7 @@ def test_a_merit_change_fails_the_real_baseline_until_it_is_updated(pytester):
 def test_kept_runs_are_keyed_by_every_input_a_spec_does_not_name(tmp_path):
     """--planwise-runs-dir reuses a run only while nothing it depends on changed: a config or census file edited
     in place (same path) is another run; a model edited in the dbt project, another folder of kept runs."""
-    from pytest_planwise.commands import copy_dbt_project
+    from support.commands import copy_dbt_project
     from pytest_planwise.runs import RunSpec, kept_root
 
     config, census = tmp_path / "plan.yaml", tmp_path / "census.csv"

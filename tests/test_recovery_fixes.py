@@ -3,7 +3,7 @@ Targeted fixes and Backups by hand sections, a test produces the symptom for rea
 fix commands read from RECOVERY.md itself (never retyped here) from a project root, and checks that the symptom is
 gone. A command that is `planwise ...`, `dbt ...` or `cd DIR`, or several of them joined by `&&`, with no shell
 syntax but single quotes (`cd dbt && dbt run --vars '{simulation_year: 2026}'`), runs as bash would run it: one
-child of the plugin's fork server after the other, each with the arguments bash would give it (shlex), the folder
+child of the tests' fork server after the other, each with the arguments bash would give it (shlex), the folder
 the `cd`s lead to and the same environment, stopping at the first that fails. Each is a real process with its own
 pid and signals (`dbt` the interpreter's console script), without the 2 s dbt import. Every other command
 (`unset X && planwise ...`, `kill N`, `rm`, `mv`, `chmod`, `df`) runs in bash, so the installed `planwise` script
@@ -40,9 +40,9 @@ import pytest
 from navigator_orchestrator import paths
 from navigator_orchestrator.digest import year_digests
 from navigator_orchestrator.locking import file_lock
-from pytest_planwise.commands import (ForkedProcess, copy_dbt_project, dbt_command, planwise_command,
-                                      planwise_process)
+from pytest_planwise.commands import planwise_command, planwise_process
 from pytest_planwise.runs import census_file
+from support.commands import ForkedProcess, copy_dbt_project, dbt_command
 
 pytestmark = pytest.mark.slow
 

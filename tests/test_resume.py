@@ -23,9 +23,10 @@ import pytest
 from navigator_orchestrator.checkpoints import checkpoint_dir
 from navigator_orchestrator.digest import year_digests
 from navigator_orchestrator.locking import file_lock
-from pytest_planwise.commands import copy_dbt_project, planwise_command, planwise_process
-from pytest_planwise.commands import run_log_lines as log_lines
+from pytest_planwise.commands import planwise_command, planwise_process
 from pytest_planwise.runs import census_file
+from support.commands import copy_dbt_project
+from support.commands import run_log_lines as log_lines
 
 pytestmark = pytest.mark.resume
 

@@ -14,9 +14,9 @@ from navigator_orchestrator.checkpoints import checkpoint_dir
 from navigator_orchestrator.digest import marts_digest
 from navigator_orchestrator.paths import DBT_DIR
 from pytest_planwise.commands import planwise_command, planwise_process
+from pytest_planwise.runs import census_file
 from support.commands import copy_dbt_project
 from support.commands import run_log_lines as log_lines
-from pytest_planwise.runs import census_file
 
 MODELS = sorted(p.stem for p in (DBT_DIR / "models").rglob("*.sql"))
 SUMMARY_FIELDS = {"run_id", "status", "started_at", "ended_at", "duration_seconds", "years", "years_processed",

@@ -1,4 +1,7 @@
-"""Child processes without paying dbt's import each time: a fork server for the plugin's commands.
+"""Child processes without paying dbt's import each time: a fork server for this repository's test suite.
+
+The installed plugin starts its children as plain subprocesses; tests/conftest.py makes them children of this
+server (`support.commands.forked_python`), which runs as `python tests/support/forkserver.py FD`.
 
 A test that starts `python -m navigator_orchestrator.cli ...`, plain `dbt` or the dbt test helper waits about 2 s of
 every child for Python to import dbt before the program does anything. This server (one per test process, started on
@@ -19,21 +22,30 @@ invocation is like a second one in a long-lived process (an ensemble worker, the
 resets its flags, adapter and loggers at every invocation, and the child's own project comes from its disk cache or
 is parsed, as in a fresh process. Before each fork the server freezes what it holds (`gc.freeze`): a child's
 collections, the last ones at its exit too, then never traverse the objects it inherited, whose every page they
-would otherwise copy (a child's exit took 0.55 s instead of 0.08 s). When the interpreter is told not to write
-bytecode (PYTHONDONTWRITEBYTECODE), a child compiles what it imports beyond the server's modules (the CLI's package,
-a test's script) into the server's own temporary folder (`sys.pycache_prefix`, removed when the server ends), never
-beside the source, and the next child loads that code instead of compiling the same source again (70-120 ms of
-each `planwise` child). What children share beyond that is what a fork shares: the server's interpreter start-up
-(its str hash seed). A child gets the `sys.path` a fresh interpreter would
-have in its folder with its PYTHONPATH; if a folder that only one of them has (its working directory included) holds
-a module the server has already imported (the child would otherwise keep the server's), the child execs a fresh
-interpreter instead: the same process, pid and streams, only without the saving. A folder without `__init__.py` (a
-project's `dbt/`) is a namespace portion and shadows no module.
+would otherwise copy (a child's exit took 0.55 s instead of 0.08 s). When the child's environment says not to
+write bytecode (PYTHONDONTWRITEBYTECODE), it compiles what it imports beyond the server's modules (the CLI's
+package, a test's script) into the server's own temporary folder (`sys.pycache_prefix`, removed when the server
+ends), never beside the source, and the next child loads that code instead of compiling the same source again
+(70-120 ms of each `planwise` child); otherwise it writes bytecode as a fresh interpreter would.
 
-Protocol: one SOCK_SEQPACKET message per request, {"argv", "cwd", "env", "new_session"} and "module" or "script"
-when not the CLI, with the write ends of the child's stdout and stderr pipes attached (SCM_RIGHTS); the server
-answers {"pid", "fresh"} once the child is set up (`fresh`: it execs a fresh interpreter) and {"exit": pid, "code"}
-when it ends (`code` as subprocess gives it: negative for a signal).
+What Python reads from the environment only when it starts comes from the child's environment: its standard
+streams are made as start-up makes them (unbuffered under PYTHONUNBUFFERED), `tempfile`'s cached folder is
+dropped (TMPDIR is read again) and `time.tzset()` reads its TZ; a child whose environment differs from the
+server's in a setting that cannot change after start-up (`_AT_START`: PYTHONHASHSEED, PYTHONOPTIMIZE,
+PYTHONWARNINGS, PYTHONIOENCODING, PYTHONUTF8, the locale variables, ...) execs a fresh interpreter. Children whose
+environment leaves PYTHONHASHSEED as the server's (unset or `random`, as the suite's are) share the server's
+random str hash seed: Python fixes it when the interpreter starts, a fork inherits it, and changing it in place
+would break every dict and set already built. A child gets the `sys.path` a fresh interpreter would have in its
+folder with its PYTHONPATH; if a folder that only one of them has (its working directory included) holds a module
+the server has already imported (the child would otherwise keep the server's), the child execs a fresh
+interpreter instead. A fresh interpreter is the same process, pid and streams, only without the saving. A folder
+without `__init__.py` (a project's `dbt/`) is a namespace portion and shadows no module.
+
+Protocol: one SOCK_SEQPACKET message per request, {"id", "argv", "cwd", "env", "new_session"} and "module" or
+"script" when not the CLI, with the write ends of the child's stdout and stderr pipes attached (SCM_RIGHTS); the
+server answers {"id", "pid", "fresh"} once the child is set up (`fresh`: it execs a fresh interpreter) and
+{"exit": id, "code"} when it has reaped it (`code` as subprocess gives it: negative for a signal). The id is the
+client's, one per request: an exit can never be taken for that of a later child the kernel gives the same pid.
 """
 
 from __future__ import annotations
@@ -41,6 +53,7 @@ from __future__ import annotations
 import gc
 import importlib
 import importlib.machinery
+import io
 import json
 import os
 import runpy
@@ -50,6 +63,7 @@ import signal
 import socket
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 _CLI = "navigator_orchestrator.cli"
@@ -68,23 +82,24 @@ def serve(control: socket.socket) -> None:
         importlib.import_module(module)
     _first_dbt_invocations()
     imported = sorted({name.partition(".")[0] for name in sys.modules})
-    bytecode = tempfile.mkdtemp(prefix="planwise-forkserver-bytecode-") if sys.dont_write_bytecode else None
+    bytecode = tempfile.mkdtemp(prefix="planwise-forkserver-bytecode-")
     server = os.getpid()
     try:
         _serve_requests(control, imported, bytecode)
     finally:  # a child leaves through here too (SystemExit): only the server removes the folder
-        if bytecode is not None and os.getpid() == server:
+        if os.getpid() == server:
             shutil.rmtree(bytecode, ignore_errors=True)
 
 
-def _serve_requests(control: socket.socket, imported: list[str], bytecode: str | None) -> None:
-    children: set[int] = set()
+def _serve_requests(control: socket.socket, imported: list[str], bytecode: str) -> None:
+    children: dict[int, str] = {}  # pid -> the request's id, until the server has reaped the child
     while True:
         readable, _, _ = select.select([control], [], [], 0.02)
         if readable:
             message, streams, _, _ = socket.recv_fds(control, 1 << 20, 2)
             if not message:
                 return
+            request = json.loads(message)
             ready, set_up = os.pipe()
             gc.freeze()  # what the child inherits: never traversed by its collections (nor at its exit: 0.55 s)
             pid = os.fork()
@@ -92,18 +107,18 @@ def _serve_requests(control: socket.socket, imported: list[str], bytecode: str |
                 os.close(ready)
                 control.close()
                 # never returns: the child leaves through SystemExit (or execs a fresh interpreter)
-                _child(json.loads(message), streams, set_up, imported, bytecode)
+                _child(request, streams, set_up, imported, bytecode)
             for fd in (set_up, *streams):
                 os.close(fd)
             how = os.read(ready, 1)  # like Popen, answer once the child has its session, folder and streams
             os.close(ready)
-            children.add(pid)
-            control.send(json.dumps({"pid": pid, "fresh": how == _FRESH}).encode())
+            children[pid] = request["id"]
+            control.send(json.dumps({"id": request["id"], "pid": pid, "fresh": how == _FRESH}).encode())
         for pid in list(children):
             done, status = os.waitpid(pid, os.WNOHANG)
-            if done:
-                children.discard(pid)
-                control.send(json.dumps({"exit": pid, "code": os.waitstatus_to_exitcode(status)}).encode())
+            if done:  # keyed by the request: the pid is free for another child from now on
+                control.send(json.dumps({"exit": children.pop(pid), "code": os.waitstatus_to_exitcode(status)})
+                             .encode())
 
 
 # the throwaway project: one file of each kind the real project has (see the module docstring)
@@ -159,34 +174,40 @@ def _first_dbt_invocations() -> None:
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def _child(request: dict, streams: list[int], set_up: int, imported: list[str], bytecode: str | None) -> None:
+def _child(request: dict, streams: list[int], set_up: int, imported: list[str], bytecode: str) -> None:
     """Become the command: standard streams (first, so that any failure below is in its stderr), session,
     directory, environment, then its module as `python -m` runs it (the CLI unless the request names another) or
-    its script as `python <script>` runs it (in a fresh interpreter when its PYTHONPATH shadows an import)."""
+    its script as `python <script>` runs it (in a fresh interpreter when its PYTHONPATH shadows an import or its
+    environment differs from the server's in a setting the interpreter reads only when it starts)."""
+    env = request["env"]
     devnull = os.open(os.devnull, os.O_RDONLY)
     for fd, source in ((0, devnull), (1, streams[0]), (2, streams[1])):
         os.dup2(source, fd)
         os.close(source)
-    sys.stdin = open(0, "r", closefd=False)
-    sys.stdout = open(1, "w", closefd=False)
-    sys.stderr = open(2, "w", buffering=1, closefd=False)
+    _standard_streams(unbuffered=bool(env.get("PYTHONUNBUFFERED")))
     if request["new_session"]:
         os.setsid()
     signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     os.chdir(request["cwd"])
     os.environ.clear()
-    os.environ.update(request["env"])
+    os.environ.update(env)
     module, script = request.get("module", _CLI), request.get("script")
     first = os.path.dirname(os.path.realpath(script)) if script else os.getcwd()  # as the interpreter sets it
-    search_path = _search_path(first, request["env"].get("PYTHONPATH"), imported)
-    os.write(set_up, _FRESH if search_path is None else _FORKED)
+    search_path = _search_path(first, env.get("PYTHONPATH"), imported)
+    fresh = search_path is None or any(_at_start(name, env) != _at_start(name, _SERVER_ENV) for name in _AT_START)
+    os.write(set_up, _FRESH if fresh else _FORKED)
     os.close(set_up)
-    if search_path is None:
+    if fresh:
         os.execv(sys.executable, [sys.executable, *([script] if script else ["-m", module]), *request["argv"]])
     sys.path[:] = search_path
-    if bytecode is not None:  # the program's own modules compiled once per server, not once per child
-        sys.pycache_prefix, sys.dont_write_bytecode = bytecode, False
+    tempfile.tempdir = None  # the server's cached folder: gettempdir() reads this environment's TMPDIR again
+    time.tzset()  # time.tzname, time.timezone: from this environment's TZ
+    sys.dont_write_bytecode = False
+    if env.get("PYTHONDONTWRITEBYTECODE"):  # the program's own modules compiled once per server, not per child,
+        sys.pycache_prefix = bytecode       # and never beside their source
+    else:
+        sys.pycache_prefix = env.get("PYTHONPYCACHEPREFIX") or None
     if script:
         sys.argv = [script, *request["argv"]]
         runpy.run_path(script, run_name="__main__")
@@ -196,6 +217,30 @@ def _child(request: dict, streams: list[int], set_up: int, imported: list[str], 
     sys.exit(0)
 
 
+def _standard_streams(unbuffered: bool) -> None:
+    """sys.stdin, stdout and stderr on descriptors 0-2 as the interpreter makes them at start-up (buffering from
+    this child's PYTHONUNBUFFERED; encoding and errors are the server's, whose start-up read the same locale and
+    PYTHONIOENCODING, or the child would be a fresh interpreter)."""
+    for fd, mode, name, like in ((0, "r", "stdin", _SERVER_STDIO[0]), (1, "w", "stdout", _SERVER_STDIO[1]),
+                                 (2, "w", "stderr", _SERVER_STDIO[2])):
+        buffer = open(fd, f"{mode}b", buffering=0 if unbuffered and mode == "w" else -1, closefd=False)
+        raw = buffer if isinstance(buffer, io.FileIO) else buffer.raw
+        raw.name = f"<{name}>"
+        stream = io.TextIOWrapper(buffer, encoding=like.encoding, errors=like.errors, newline="\n",
+                                  line_buffering=not unbuffered and (fd == 2 or raw.isatty()),
+                                  write_through=unbuffered)
+        stream.mode = mode
+        setattr(sys, name, stream)
+        setattr(sys, f"__{name}__", stream)
+
+
+def _at_start(name: str, env) -> str | None:
+    """The variable as the interpreter's start-up reads it: unset and empty are the same, and so are an unset
+    PYTHONHASHSEED and `random`."""
+    value = env.get(name) or None
+    return None if name == "PYTHONHASHSEED" and value == "random" else value
+
+
 def _search_path(first: str, pythonpath: str | None, imported: list[str]) -> list[str] | None:
     """`sys.path` of an interpreter started here with `pythonpath`: `first` (the working directory for `-m`, the
     script's folder for a script), its folders, then the interpreter's own. None when a folder that only one of the
@@ -203,8 +248,8 @@ def _search_path(first: str, pythonpath: str | None, imported: list[str]) -> lis
     the same one)."""
     theirs = [_SERVER_FIRST, *_SERVER_PYTHONPATH]
     mine = [first, *(entry for entry in (pythonpath or "").split(os.pathsep) if entry)]
-    # the server's own first folder does not count as one the child lacks: all it imported from there is the
-    # server's own package, which no child program imports from another folder
+    # the server's own first folder (tests/support/, its script's) does not count as one the child lacks: the
+    # server imported nothing from there (it runs as `__main__`)
     changed = [entry for entry in mine if entry not in theirs] + [entry for entry in _SERVER_PYTHONPATH
                                                                    if entry not in mine]
     for name in imported if changed else ():
@@ -213,6 +258,21 @@ def _search_path(first: str, pythonpath: str | None, imported: list[str]) -> lis
             return None
     return [*mine, *_INTERPRETER_PATH]
 
+
+# what the interpreter reads from the environment only when it starts (the str hash seed, -O, -W, stdio encoding,
+# UTF-8 mode and the locale, dev mode and other -X options, the site folders): a child whose environment differs
+# from the server's in one of them execs a fresh interpreter. PYTHONUNBUFFERED (its streams), TMPDIR (tempfile's
+# cached folder), TZ (the time module's) and PYTHONDONTWRITEBYTECODE / PYTHONPYCACHEPREFIX are taken on in the
+# forked child (`_child`); PYTHONPATH and the working directory by `_search_path`.
+_AT_START = ("PYTHONHASHSEED", "PYTHONOPTIMIZE", "PYTHONWARNINGS", "PYTHONIOENCODING", "PYTHONUTF8", "LC_ALL",
+             "LC_CTYPE", "LANG", "PYTHONCOERCECLOCALE", "PYTHONDEVMODE", "PYTHONMALLOC", "PYTHONMALLOCSTATS",
+             "PYTHONFAULTHANDLER", "PYTHONTRACEMALLOC", "PYTHONPROFILEIMPORTTIME", "PYTHONVERBOSE", "PYTHONDEBUG",
+             "PYTHONINSPECT", "PYTHONSAFEPATH", "PYTHONNOUSERSITE", "PYTHONUSERBASE", "PYTHONHOME",
+             "PYTHONPLATLIBDIR", "PYTHONWARNDEFAULTENCODING", "PYTHONNODEBUGRANGES", "PYTHONINTMAXSTRDIGITS",
+             "PYTHONEXECUTABLE")
+_SERVER_ENV = {name: os.environ[name] for name in _AT_START if name in os.environ}
+# the server's own standard streams: what a child's are made like, and kept open (they own descriptors 0-2)
+_SERVER_STDIO = (sys.__stdin__, sys.__stdout__, sys.__stderr__)
 
 # the server's own start-up: its first folder (its working directory), its PYTHONPATH folders, and what the
 # interpreter added after them
