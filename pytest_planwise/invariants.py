@@ -3,12 +3,15 @@ day, match and core, auto-enrollment dates, opt-out) as reusable checks: each ta
 returns its problems (empty when the invariant holds), every problem naming the offending rows.
 
 Quotas, pay and contributions (for a deterministic sample of people per year) are recomputed independently in
-Python with decimal.Decimal, never read back from the engine and trusted. `check_invariants(run)` runs them all on
+Python with decimal.Decimal, and who opts out from the documented draw, never read back from the engine and
+trusted; who must be enrolled, opt out or be compared year to year is derived from the run, so a check that finds
+nobody fails unless the run implies nobody. `check_invariants(run)` runs them all on
 a finished run; the project's tests and property tests use it, and so can any user of the plugin.
 """
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
@@ -138,8 +141,10 @@ left join fct_workforce_snapshot p on p.employee_id = s.employee_id and p.simula
 
 
 def open_context(run: PlanwiseRun, name: str = "run") -> Ctx:
-    """A read-only connection to the run with the helper views, its years and its effective config."""
+    """A read-only connection to the run with the helper views, its years and its effective config (with the seed
+    the run used: `planwise run --seed` overrides the config file's)."""
     cfg = dict(load_config(Path(run.folder) / "config.yaml").values)
+    cfg["simulation.random_seed"] = run.summary["seed"] if "seed" in run.summary else run.spec.seed
     years = sorted(run.years)
     con = run.connect()
     con.execute(_VIEWS.format(y0=years[0]))
@@ -362,11 +367,36 @@ def invariant_5_pay_events_set_salary_and_carry_into_next_year(ctx: Ctx) -> list
           and e.compensation_amount is distinct from s.start_salary
         order by e.simulation_year, e.employee_id
     """)
-    # continuing employees' pay growth = merit + COLA for everyone plus the promotion effect: the average grows as
-    # the start salaries times (1 + promotion raise) x (1 + merit + COLA) predict, within rounding
+    # continuing employees: people in both years who were neither hired nor left in either, read from the events;
+    # they must be exactly the pairs continuous_active in both years (the pay-growth population below). A small
+    # population with a high termination rate may have none in a year: then nothing is measured, and nothing owed.
+    ctx.check(problems, "continuing employees of Y and Y+1 by the events (a row in both years, no hire in Y, no "
+                        "termination in Y or Y+1) != the people continuous_active in both years", """
+        with by_events as (
+            select a.employee_id, a.simulation_year from snap a
+            join snap b on b.employee_id = a.employee_id and b.simulation_year = a.simulation_year + 1
+            where not a.is_hire_of_year
+              and not exists (select 1 from fct_yearly_events t where t.employee_id = a.employee_id
+                              and t.event_type = 'termination' and t.simulation_year in (a.simulation_year,
+                                                                                        b.simulation_year))
+        ),
+        by_status as (
+            select a.employee_id, a.simulation_year from fct_workforce_snapshot a
+            join fct_workforce_snapshot b on b.employee_id = a.employee_id
+                                         and b.simulation_year = a.simulation_year + 1
+            where a.detailed_status_code = 'continuous_active' and b.detailed_status_code = 'continuous_active'
+        )
+        select 'by the events only' as side, * from (select * from by_events except select * from by_status)
+        union all
+        select 'by the status codes only', * from (select * from by_status except select * from by_events)
+        order by simulation_year, employee_id
+    """)
+    # their pay growth = merit + COLA for everyone plus the promotion effect: the average grows as the start
+    # salaries times (1 + promotion raise) x (1 + merit + COLA) predict, within rounding
     merit_cola = ctx.rate("compensation.merit_budget") + ctx.rate("compensation.cola_rate")
     growth = ctx.rows("""
-        select a.simulation_year, count(*), sum(b.current_compensation) / sum(a.current_compensation) - 1,
+        select a.simulation_year, count(distinct a.employee_id),
+               sum(b.current_compensation) / sum(a.current_compensation) - 1,
                sum(a.current_compensation * coalesce(p.compensation_amount / p.previous_compensation, 1)
                    * (1 + $mc)) / sum(a.current_compensation) - 1
         from fct_workforce_snapshot a
@@ -376,9 +406,6 @@ def invariant_5_pay_events_set_salary_and_carry_into_next_year(ctx: Ctx) -> list
         where a.detailed_status_code = 'continuous_active' and b.detailed_status_code = 'continuous_active'
         group by all order by 1
     """, {"mc": merit_cola})
-    # (with a termination rate of 1 nobody continues from one year to the next: nothing to compare)
-    if ctx.rate("workforce.total_termination_rate") < 1 and [row[0] for row in growth] != ctx.years[:-1]:
-        problems.append(f"continuing-employee pay growth missing for some years: {growth}")
     for year, people, rate, predicted in growth:
         if rate < float(merit_cola) - 1e-6 or abs(rate - predicted) > 1e-4:
             problems.append(f"[{ctx.name}] {year}->{year + 1}: average pay of {people} continuing employees grew "
@@ -836,10 +863,43 @@ def invariant_14_auto_enrollment_dates(ctx: Ctx) -> list[str]:
     return problems
 
 
+def draw(seed: int, stream: str, employee_id: str, year: int) -> float:
+    """docs/simulation.md's u(stream, id, Y): the first 8 bytes of md5('seed|stream|id|Y') read little-endian,
+    shifted right by 11, over 2^53."""
+    digest = hashlib.md5(f"{seed}|{stream}|{employee_id}|{year}".encode()).digest()
+    return (int.from_bytes(digest[:8], "little") >> 11) / 2**53
+
+
+def _age_segment(age: int) -> str:
+    return "young" if age < 30 else "mid_career" if age < 45 else "mature" if age < 60 else "senior"
+
+
+def _income_segment(pay: Decimal) -> str:
+    return "low" if pay < 50000 else "moderate" if pay < 100000 else "high" if pay < 200000 else "executive"
+
+
 def invariant_15_opt_out_dates_and_never_re_enrolled(ctx: Ctx) -> list[str]:
-    """An opt-out follows its year's auto-enrollment by 1-30 days (capped at Dec 31 and termination), sets the
-    rate to 0 once, and the person is never enrolled or escalated again and stays opted out at rate 0."""
+    """Exactly the auto-enrolled people whose u('optout') is below their age rate x income multiplier opt out; an
+    opt-out follows its year's auto-enrollment by 1-30 days (capped at Dec 31 and termination), sets the rate to 0
+    once, and the person is never enrolled or escalated again and stays opted out at rate 0."""
     problems: list[str] = []
+    seed = ctx.cfg["simulation.random_seed"]
+    expected = set()
+    for emp, year, age, pay in ctx.rows("select employee_id, simulation_year, employee_age, compensation_amount "
+                                        "from fct_yearly_events where event_type = 'enrollment'"):
+        probability = (ctx.rate(f"enrollment.opt_out_rates.by_age.{_age_segment(age)}")
+                       * ctx.rate(f"enrollment.opt_out_rates.by_income.{_income_segment(pay)}"))
+        if draw(seed, "optout", emp, year) < float(probability):
+            expected.add((emp, year))
+    actual = set(ctx.rows("select employee_id, simulation_year from fct_yearly_events "
+                          "where event_type = 'enrollment_change'"))
+    wrong = sorted((year, emp, "opted out, the draw says stays" if (emp, year) in actual else
+                    "the draw says opts out, no opt-out") for emp, year in expected ^ actual)
+    if wrong:
+        problems.append(f"[{ctx.name}] opt-outs != the auto-enrolled people with u('optout') < age rate x income "
+                        f"multiplier (seed {seed}; {len(actual)} opted out, {len(expected)} drawn): {len(wrong)} "
+                        f"offending, first {min(SHOW, len(wrong))}:\n      "
+                        + "\n      ".join(f"{emp} {year}: {why}" for year, emp, why in wrong[:SHOW]))
     ctx.check(problems, "opt-out without an auto-enrollment that year, not 1-30 days after it (capped at Dec 31 "
                         "and the termination date), or not from the default rate to 0", """
         select o.employee_id, o.simulation_year, e.effective_date as enrolled, o.effective_date as opted_out,

@@ -145,6 +145,7 @@ def test_worked_example_4_prorated_pay(ctx: Ctx):
         from sample s left join fct_yearly_events e using (employee_id, simulation_year)
         group by all
     """)
+    assert {row[1] for row in others} == set(ctx.years), f"no short year to check in some of {ctx.years}"
     wrong = []
     for emp, year, is_hire, start, hired, terminated, prorated, changes in others:
         moves = [(c["d"], c["pay"]) for c in (changes or [])]
@@ -224,6 +225,28 @@ CORRUPTIONS = {
         "where e.employee_id = $id and e.simulation_year = $y and e.event_type = 'enrollment') "
         "where employee_id = $id and simulation_year = $y and event_type = 'enrollment_change'",
         {"invariant_12_employee_contribution_day_by_day", "invariant_15_opt_out_dates_and_never_re_enrolled"}),
+    "continuing_employee_relabelled_a_new_hire": (
+        "select a.employee_id, a.simulation_year from fct_workforce_snapshot a join fct_workforce_snapshot b "
+        "on b.employee_id = a.employee_id and b.simulation_year = a.simulation_year + 1 "
+        "where (a.employee_id, a.simulation_year) in (select * from sample_ids) and a.detailed_status_code = 'continuous_active' and b.detailed_status_code = 'continuous_active'",
+        "update fct_workforce_snapshot set detailed_status_code = 'new_hire_active' where employee_id = $id "
+        "and simulation_year = $y",
+        {"invariant_5_pay_events_set_salary_and_carry_into_next_year"}),
+    # the engine giving nobody an opt-out (the opted-out people left enrolled at the default rate, the events of
+    # their year renumbered): every check that reads only the opt-outs there are passes on an empty set; the draw
+    # says who must opt out
+    "no_opt_out_at_all": (
+        "select e.employee_id, e.simulation_year from fct_yearly_events e join fct_workforce_snapshot s "
+        f"using (employee_id, simulation_year) where {SAMPLED} and e.event_type = 'enrollment_change' "
+        "and s.employer_match_amount > 0",
+        "delete from fct_yearly_events where event_type = 'enrollment_change'; "
+        "update fct_yearly_events e set event_sequence = r.k from (select employee_id, simulation_year, "
+        "event_sequence as old, row_number() over (partition by employee_id, simulation_year order by "
+        "event_sequence) as k from fct_yearly_events) r where r.employee_id = e.employee_id "
+        "and r.simulation_year = e.simulation_year and r.old = e.event_sequence; "
+        "update fct_workforce_snapshot set opted_out_flag = false, current_deferral_rate = 0.06 where opted_out_flag",
+        {"invariant_12_employee_contribution_day_by_day", "invariant_13_match_and_core_recomputed",
+         "invariant_15_opt_out_dates_and_never_re_enrolled"}),
 }
 
 
@@ -251,7 +274,7 @@ def test_corruption_is_caught_by_its_invariant(sampled, planwise_isolated_db, ca
                     ", ".join(f"('{emp}', {year})" for emp, year in sample) + ") t(employee_id, simulation_year)")
         target = con.execute(pick + " order by 2, 1 limit 1").fetchone()
         assert target, f"{case}: no person to corrupt"
-        con.execute(corrupt, {"id": target[0], "y": target[1]})
+        con.execute(corrupt, {"id": target[0], "y": target[1]} if "$" in corrupt else None)  # one, or all of them
     ctx = inv.open_context(dataclasses.replace(run, db_path=copy), f"corrupted: {case}")
     try:
         caught = {f.__name__: report(f(ctx)) for f in inv.INVARIANTS}
@@ -260,3 +283,41 @@ def test_corruption_is_caught_by_its_invariant(sampled, planwise_isolated_db, ca
     assert {name for name, text in caught.items() if text} == catchers, caught
     for name in catchers:
         assert target[0] in caught[name], f"{name} did not name {target[0]}:\n{caught[name]}"
+
+
+def test_no_auto_enrollment_at_all_is_caught_by_invariant_14(sampled, planwise_isolated_db):
+    """Auto-enrollment on and eligible hires every year, but no enrollment (nor opt-out) event: the engine leaving
+    everyone out must be reported, naming who was due, not pass on an empty set of enrollments."""
+    run, _ = sampled
+    copy = planwise_isolated_db(run)
+    with duckdb.connect(str(copy)) as con:
+        (first,) = con.execute("select employee_id from fct_yearly_events where event_type = 'enrollment' "
+                               "order by simulation_year, employee_id limit 1").fetchone()
+        con.execute("delete from fct_yearly_events where event_type in ('enrollment', 'enrollment_change')")
+    ctx = inv.open_context(dataclasses.replace(run, db_path=copy), "no enrollment")
+    try:
+        problems = report(inv.invariant_14_auto_enrollment_dates(ctx))
+    finally:
+        ctx.con.close()
+    assert "'side': 'missing'" in problems and first in problems, problems
+
+
+def test_a_population_with_no_continuing_pairs_owes_no_pay_growth(planwise_run):
+    """The property test's failing draw: 60 people, seed 0, a 97.3 % termination rate. Nobody is continuous_active
+    in both 2025 and 2026 (2025's one continuing employee leaves in 2026), so no pay growth can be measured, and
+    invariant 5 must not ask for one."""
+    run = planwise_run(years="2025-2026", employees=60, seed=0,
+                       overrides={"workforce.total_termination_rate": 0.973})
+    assert run.status == "success", run.stderr
+    ctx = inv.open_context(run, "no continuing pairs")
+    try:
+        assert ctx.rows("select count(*) from fct_workforce_snapshot a join fct_workforce_snapshot b "
+                        "using (employee_id) where a.simulation_year = 2025 and b.simulation_year = 2026 "
+                        "and a.detailed_status_code = b.detailed_status_code "
+                        "and a.detailed_status_code = 'continuous_active'") == [(0,)]
+        assert ctx.rows("select count(*) from fct_workforce_snapshot where simulation_year = 2025 "
+                        "and detailed_status_code = 'continuous_active'") == [(1,)]
+        problems = inv.invariant_5_pay_events_set_salary_and_carry_into_next_year(ctx)
+    finally:
+        ctx.con.close()
+    assert not problems, report(problems)

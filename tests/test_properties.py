@@ -23,8 +23,11 @@ from pytest_planwise.strategies import RUN_KEYS, census_rows, simulated_config_o
 
 RUN_SETTINGS = settings(max_examples=5, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 # the clamp of docs/simulation.md: growth so negative that G + T_exp < 0 gives 0 hires (every other key default)
-SHRINKING = {**{s.key: s.default for s in SCHEMA if s.simulated and s.key not in RUN_KEYS},
-             "simulation.target_growth_rate": -0.5, "workforce.total_termination_rate": 0.1}
+DEFAULTS = {s.key: s.default for s in SCHEMA if s.simulated and s.key not in RUN_KEYS}
+SHRINKING = {**DEFAULTS, "simulation.target_growth_rate": -0.5, "workforce.total_termination_rate": 0.1}
+# a draw that once failed: with 60 people, seed 0 and 97.3 % leaving, nobody is continuous_active in both years, and
+# invariant 5 asked for their pay growth anyway ("continuing-employee pay growth missing for some years: []")
+NO_CONTINUING_PAIRS = {**DEFAULTS, "workforce.total_termination_rate": 0.973}
 
 
 def test_every_simulated_key_is_drawn_inside_its_range():
@@ -37,6 +40,7 @@ def test_every_simulated_key_is_drawn_inside_its_range():
 @RUN_SETTINGS
 @given(overrides=simulated_config_overrides(), seed=st.integers(0, 10_000))
 @example(overrides=SHRINKING, seed=42)
+@example(overrides=NO_CONTINUING_PAIRS, seed=0)
 def test_invariants_hold_for_any_config_in_range(planwise_run, overrides, seed):
     run = planwise_run(years="2025-2026", employees=60, seed=seed, overrides=overrides)
     assert run.status == "success", run.stderr
