@@ -324,7 +324,8 @@ class BackupModel(RuleBasedStateMachine):
 
 def test_backup_state_machine(tmp_path):
     machine = type("Machine", (BackupModel,), {"root": tmp_path, "examples": 0})
-    run_state_machine_as_test(machine, settings=settings(max_examples=15, stateful_step_count=8, deadline=None))
+    run_state_machine_as_test(machine, settings=settings(  # 15 machines; more when exploring
+        max_examples=settings.default.max_examples * 3 // 20, stateful_step_count=8, deadline=None))
     assert machine.examples >= 1
 
 

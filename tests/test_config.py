@@ -488,7 +488,7 @@ def numeric_value(setting):
     return floats | ints
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=settings.default.max_examples * 3 // 2, deadline=None)  # 150; more when exploring
 @given(st.fixed_dictionaries({s.key: numeric_value(s) for s in NUMERIC}))
 def test_any_in_range_numeric_values_load_and_round_trip_through_dbt_vars(drawn):
     for small, large in CROSS_RULES:

@@ -84,7 +84,7 @@ _EVENTS = st.lists(st.fixed_dictionaries({
     "pay": st.decimals(1, 400000, places=2), "rate": st.decimals(0, 1, places=2)}), max_size=8)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=3 * settings.default.max_examples, deadline=None)  # 300; more when exploring
 @given(salary=st.decimals(0, 400000, places=2), rate=st.decimals(0, 1, places=2), events=_EVENTS,
        employed=st.tuples(_DAYS, _DAYS))
 def test_day_by_day_adds_each_stretch_of_alike_days_as_the_days_themselves(salary, rate, events, employed):

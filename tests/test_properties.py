@@ -21,7 +21,9 @@ from pytest_planwise.invariants import (check_invariants, invariant_4_no_null_co
                                         open_context, report)
 from pytest_planwise.strategies import RUN_KEYS, census_rows, simulated_config_overrides, write_census
 
-RUN_SETTINGS = settings(max_examples=5, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+# 5 runs per property under the suite's profile (50 under --hypothesis-profile=explore, see conftest.py)
+RUN_SETTINGS = settings(max_examples=settings.default.max_examples // 20, deadline=None,
+                        suppress_health_check=[HealthCheck.function_scoped_fixture])
 # the clamp of docs/simulation.md: growth so negative that G + T_exp < 0 gives 0 hires (every other key default)
 DEFAULTS = {s.key: s.default for s in SCHEMA if s.simulated and s.key not in RUN_KEYS}
 SHRINKING = {**DEFAULTS, "simulation.target_growth_rate": -0.5, "workforce.total_termination_rate": 0.1}
