@@ -69,6 +69,13 @@ def pytest_generate_tests(metafunc):
     if not hasattr(config, "_planwise_dbt_tests"):  # parsed into the session's cache, as the session's runs are
         with tempfile.TemporaryDirectory(prefix="planwise-dbt-list-") as work:
             config._planwise_dbt_tests = list_dbt_tests(Path(work), parse_cache_folder(config))
+    if not config._planwise_dbt_tests:  # an empty parametrization would only be skipped: say what is wrong
+        from navigator_orchestrator.paths import DBT_DIR
+
+        pytest.fail(f"{metafunc.definition.nodeid} runs once per dbt test (it takes dbt_test_id), but the dbt "
+                    f"project {DBT_DIR} has no enabled test (dbt parse listed none). Fix: give its models "
+                    f"data_tests in their YAML or add a test under its tests/ folder (and check that no "
+                    f"`+enabled: false` turns them off), or deselect this test", pytrace=False)
     ids = [unique_id.split(".")[2] for unique_id in config._planwise_dbt_tests]
     metafunc.parametrize("dbt_test_id", config._planwise_dbt_tests, ids=ids)
 
