@@ -217,8 +217,8 @@ print(json.dumps({"pids": [first.pid, second.pid], "codes": [first_code, running
 def test_a_child_that_gets_an_ended_childs_pid_reports_its_own_exit(tmp_path):
     """The second child gets the first one's pid (in a pid namespace of their own, whose next pid the test sets):
     while it runs it has no exit code, and its exit is its own, never the first child's 3."""
-    if subprocess.run(["unshare", "-Urpf", "--mount-proc", "true"], capture_output=True).returncode != 0:
-        pytest.skip("needs `unshare` with user and pid namespaces")
+    probe = subprocess.run(["unshare", "-Urpf", "--mount-proc", "true"], capture_output=True, text=True)
+    assert probe.returncode == 0, f"this test needs util-linux's `unshare` with user and pid namespaces: {probe.stderr}"
     (tmp_path / "exits_3.py").write_text("raise SystemExit(3)\n")
     (tmp_path / "sleeps.py").write_text("import time\ntime.sleep(300)\n")
     (tmp_path / "reused_pid.py").write_text(REUSED_PID)
