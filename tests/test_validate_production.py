@@ -96,7 +96,8 @@ def test_a_good_database_passes_every_step(tmp_path, built):
     db = tmp_path / "sim.duckdb"
     shutil.copy(built["db"], db)
     before = model_digest(db)
-    code, output, verdicts = validate(tmp_path, built, db=db)
+    # a limit no machine's load can break: the step's verdict is about the run, not this machine's speed
+    code, output, verdicts = validate(tmp_path, built, "--time-limit", "86400", db=db)
     assert code == 0, output
     assert verdicts == dict.fromkeys(STEPS, "pass"), output
     assert output.splitlines()[-1] == "validate_production: all 4 steps passed"
@@ -108,7 +109,7 @@ def test_a_good_database_passes_every_step(tmp_path, built):
     assert "dbt-core: installed" in (out / "environment.txt").read_text()
     assert "1 passed" in (out / "tests.txt").read_text()
     assert "PASS=11" in (out / "data_quality.txt").read_text()
-    assert re.search(r"one simulated year: [0-9.]+ s < limit 60 s", (out / "performance.txt").read_text())
+    assert re.search(r"one simulated year: [0-9.]+ s < limit 86400 s", (out / "performance.txt").read_text())
     assert (out / "report.txt").read_text() in output
     assert model_digest(db) == before  # dbt test and planwise check only read the model tables
 
@@ -166,3 +167,4 @@ def test_help_documents_every_option():
     for option in ("--db PATH", "--config PATH", "--out DIR", "--time-limit SECONDS", "--census PATH",
                    "--pytest-args ARGS"):
         assert option in done.stdout
+    assert re.search(r"--time-limit SECONDS .*\(default 60\)", done.stdout), done.stdout
