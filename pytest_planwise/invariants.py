@@ -748,13 +748,13 @@ def recompute_money(ctx: Ctx) -> list[Money]:
         core_formula = round_half_up(plan * core_rate, CENT) if eligible else Decimal(0)
         room = max(Decimal(0), Decimal(limits[year]["annual_additions_limit"])
                    - min(deferral, Decimal(limits[year]["base_limit"])))
-        expected_match = min(match_formula, room)
+        expected_core = min(core_formula, room)  # 415(c) cuts the match first
         out.append(Money(emp, year, stored={
             "prorated": prorated, "contribution": contribution, "irs_limit_applied": capped, "plan": plan_comp,
             "match": match, "core": core, "additions_limit_applied": additions_capped,
         }, expected={
             "prorated": pay, "contribution": deferral, "irs_limit_applied": requested > limit, "plan": plan,
-            "match": expected_match, "core": min(core_formula, room - expected_match),
+            "match": min(match_formula, room - expected_core), "core": expected_core,
             "additions_limit_applied": match_formula + core_formula > room,
         }))
     return out

@@ -135,9 +135,6 @@ def test_415c_limit_binds_on_the_employer_additions_and_sets_its_flag(rich_plan_
     assert got["EMP_2024_000001"][2:4] == RICH_CUT["EMP_2024_000001"]  # nothing cut below the limit
 
 
-@pytest.mark.xfail(strict=True, reason="docs/simulation.md says the match is cut first, then the core; the engine "
-                                       "(int_employee_contributions, and invariant 13 with it) keeps the match and "
-                                       "cuts the core first: a product decision")
 def test_415c_cuts_the_match_first_then_the_core(rich_plan_run):
     got = _contributions(rich_plan_run, 2025)
     assert {emp: (row[2], row[3]) for emp, row in got.items()} == RICH_CUT

@@ -68,7 +68,8 @@ select
     catch_up_age,
     CAST(plan_compensation AS DECIMAL(14, 2)) as plan_compensation,
     employer_eligible,
-    CAST(least(match_formula, additions_room) AS DECIMAL(14, 2)) as employer_match_amount,
-    CAST(least(core_formula, additions_room - least(match_formula, additions_room)) AS DECIMAL(14, 2)) as employer_core_amount,
+    -- 415(c) cuts the match first: the core keeps what fits, the match gets the room that is left
+    CAST(least(match_formula, additions_room - least(core_formula, additions_room)) AS DECIMAL(14, 2)) as employer_match_amount,
+    CAST(least(core_formula, additions_room) AS DECIMAL(14, 2)) as employer_core_amount,
     match_formula + core_formula > additions_room as annual_additions_limit_applied
 from formula
