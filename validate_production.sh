@@ -81,7 +81,7 @@ fi
 DB="$("$PYTHON" -c 'import sys
 from pathlib import Path
 from dotenv import load_dotenv
-from navigator_orchestrator.paths import resolve_db_path
+from navigator_orchestrator.inputs.paths import resolve_db_path
 load_dotenv(Path.cwd() / ".env", override=False)
 print(resolve_db_path(sys.argv[1] or None))' "$DB_ARG")" || die "cannot resolve the database path"
 PYTEST_EXTRA=()
@@ -142,7 +142,7 @@ step_performance() {
     local year start end seconds status config_args=() census_args=()
     [[ -n "$CONFIG" ]] && config_args=(--config "$CONFIG")
     [[ -n "$CENSUS" ]] && census_args=(--census "$CENSUS")
-    year="$("$PYTHON" -c 'import sys; from navigator_orchestrator.config import load_config
+    year="$("$PYTHON" -c 'import sys; from navigator_orchestrator.inputs.config import load_config
 print(load_config(sys.argv[1] or None).start_year)' "$CONFIG")" || { echo "FAIL the config does not load"; return 1; }
     rm -f "$OUT/perf.duckdb" "$OUT/perf.duckdb.wal"
     echo "== planwise run --years $year-$year --db $OUT/perf.duckdb --no-backup ${config_args[*]} ${census_args[*]}"

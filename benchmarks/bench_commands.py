@@ -49,7 +49,7 @@ def _median_seconds(start, repeat: int) -> tuple[float, list[float]]:
 
 
 def measure(workdir: Path, repeat: int) -> None:
-    from navigator_orchestrator.paths import DBT_DIR
+    from navigator_orchestrator.inputs.paths import DBT_DIR
     from pytest_planwise import commands
     from pytest_planwise.commands import planwise_command
 

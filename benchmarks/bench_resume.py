@@ -28,10 +28,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from reference import describe, reference_seconds  # noqa: E402 - the sibling module, whatever the cwd
 
-from navigator_orchestrator.checkpoints import Checkpoints, RunInputs  # noqa: E402
-from navigator_orchestrator.config import load_config  # noqa: E402
-from navigator_orchestrator.paths import DBT_DIR  # noqa: E402
-from navigator_orchestrator.summary import engine_versions  # noqa: E402
+from navigator_orchestrator.run.checkpoints import Checkpoints, RunInputs  # noqa: E402
+from navigator_orchestrator.inputs.config import load_config  # noqa: E402
+from navigator_orchestrator.inputs.paths import DBT_DIR  # noqa: E402
+from navigator_orchestrator.run.summary import engine_versions  # noqa: E402
 
 PLANWISE = [sys.executable, "-m", "navigator_orchestrator.cli"]
 

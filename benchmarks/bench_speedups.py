@@ -29,7 +29,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from reference import reference_seconds  # noqa: E402
 
-from navigator_orchestrator.dbt_fast_paths import SPEEDUPS, SWITCH  # noqa: E402
+from navigator_orchestrator.dbt_layer.dbt_fast_paths import SPEEDUPS, SWITCH  # noqa: E402
 
 WARM = """
 import sys, time

@@ -22,7 +22,7 @@ __version__ = "0.1.0"
 _API = {name: "api" for name in ("RunRequest", "RunResult", "run_request", "simulate", "latest_summary",
                                  "CheckReport", "check",
                                  "SimulationConfig", "load_config", "generate_census", "run_ensemble")}
-_API.update({"EnsembleRequest": "ensemble", "Verdict": "quality", "CheckResult": "quality",
+_API.update({"EnsembleRequest": "ensembles.ensemble", "Verdict": "run.quality", "CheckResult": "run.quality",
              "PlanwiseError": "errors", "InputError": "errors", "LockError": "errors", "ConfigError": "errors"})
 __all__ = sorted(_API)
 

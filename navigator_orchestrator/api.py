@@ -10,11 +10,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-from .config import SimulationConfig, load_config
-from .paths import DBT_DIR, resolve_db_path
-from .pipeline import RunRequest, new_run_id, simulate
-from .quality import Verdict
-from .summary import RunResult
+from .inputs.config import SimulationConfig, load_config
+from .inputs.paths import DBT_DIR, resolve_db_path
+from .run.pipeline import RunRequest, new_run_id, simulate
+from .run.quality import Verdict
+from .run.summary import RunResult
 
 Echo = Callable[[str], None]
 
@@ -60,8 +60,8 @@ def check(db: Path | str | None = None, config: SimulationConfig | None = None,
     import duckdb
 
     from .errors import InputError
-    from .locking import database_failure, run_lock
-    from .quality import check_database
+    from .run.quality import check_database
+    from .safety.locking import database_failure, run_lock
 
     db_path = resolve_db_path(str(db) if db else None)
     if not db_path.is_file():
@@ -77,8 +77,8 @@ def check(db: Path | str | None = None, config: SimulationConfig | None = None,
 
 def generate_census(employees: int, seed: int, out: Path | str) -> Path:
     """A deterministic synthetic census of `employees` people (.parquet or .csv by the suffix)."""
-    from .census import generate_census as generate
     from .errors import InputError
+    from .inputs.census import generate_census as generate
 
     out = Path(out)
     if not out.parent.resolve().is_dir():
@@ -90,8 +90,8 @@ def run_ensemble(request: Any, echo: Echo = print) -> int:
     """Every scenario x seed run of an `EnsembleRequest`, its bands, paired differences and charts under its
     `out`; the exit code `planwise ensemble` ends with (0 when every run succeeded). Every line passes through
     `masking.mask`, as a run's do."""
-    from .ensemble import prepare, run_ensemble as execute
-    from .masking import mask
+    from .ensembles.ensemble import prepare, run_ensemble as execute
+    from .safety.masking import mask
 
     def say(line: str) -> None:
         echo(mask(line))

@@ -19,8 +19,8 @@ from pathlib import Path
 from dotenv import load_dotenv
 
 from .errors import BackupError, InputError, PlanwiseError
-from .masking import mask
-from .paths import resolve_db_path
+from .inputs.paths import resolve_db_path
+from .safety.masking import mask
 
 DB_HELP = "DuckDB file (default: $DB_PATH, else dbt/simulation.duckdb)"
 
@@ -135,9 +135,9 @@ def _threads(text: str) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     from .api import run_request, simulate
-    from .run_log import LEVELS, log_level
-    from .summary import print_run_table
-    from .years import parse_years
+    from .inputs.years import parse_years
+    from .run.run_log import LEVELS, log_level
+    from .run.summary import print_run_table
 
     request = run_request(years=parse_years(args.years) if args.years is not None else None, seed=args.seed,
                           config=args.config, census=args.census, db=args.db, threads=args.threads,
@@ -154,8 +154,8 @@ def _run(args: argparse.Namespace) -> int:
 
 def _check(args: argparse.Namespace) -> int:
     from .api import check
-    from .config import load_config
-    from .years import parse_years
+    from .inputs.config import load_config
+    from .inputs.years import parse_years
 
     years = parse_years(args.years) if args.years else None
     report = check(args.db, load_config(args.config), years, echo=_say)
@@ -167,10 +167,10 @@ def _check(args: argparse.Namespace) -> int:
 
 
 def _backup(args: argparse.Namespace) -> int:
-    from . import backup
-    from .config import load_config
-    from .locking import run_lock
-    from .pipeline import new_run_id
+    from .inputs.config import load_config
+    from .run.pipeline import new_run_id
+    from .safety import backup
+    from .safety.locking import run_lock
 
     db_path = resolve_db_path(args.db)
     if args.backup_command == "list":
@@ -200,7 +200,7 @@ def _backup(args: argparse.Namespace) -> int:
 
 
 def _list_backups(db_path: Path) -> int:
-    from . import backup
+    from .safety import backup
 
     backups = backup.list_backups(db_path)
     if not backups:
@@ -217,7 +217,7 @@ def _list_backups(db_path: Path) -> int:
 
 
 def _verify_backups(db_path: Path, path: Path | None) -> int:
-    from . import backup
+    from .safety import backup
 
     if path is not None:
         checked = backup.verify_backup(_backup_file(db_path, path))
@@ -244,7 +244,7 @@ def _verify_backups(db_path: Path, path: Path | None) -> int:
 
 def _backup_file(db_path: Path, path: Path | None) -> Path:
     """A backup given by path, or by file name inside the database's backup folder; default latest."""
-    from . import backup
+    from .safety import backup
 
     if path is None:
         return backup.latest_path(db_path)
@@ -263,7 +263,7 @@ def _error(message: str) -> None:
 
 def _ensemble(args: argparse.Namespace) -> int:
     from .api import run_ensemble
-    from .ensemble import EnsembleRequest
+    from .ensembles.ensemble import EnsembleRequest
 
     return run_ensemble(EnsembleRequest(scenarios=args.scenarios, seeds=args.seeds, out=args.out, years=args.years,
                                         census=args.census, config=args.config, scheduler=args.scheduler,
@@ -301,7 +301,7 @@ def run_cli(argv: list[str] | None = None) -> int:
         _error(str(error))
         return error.exit_code
     except KeyboardInterrupt as interrupt:
-        from .interrupts import exit_code
+        from .safety.interrupts import exit_code
 
         print("planwise: interrupted", file=sys.stderr)
         return exit_code(interrupt)  # 130 for Ctrl-C, 143 for SIGTERM

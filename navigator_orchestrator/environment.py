@@ -16,7 +16,7 @@ import sys
 from importlib import metadata
 from pathlib import Path
 
-from .paths import PROJECT_ROOT
+from .inputs.paths import PROJECT_ROOT
 
 CONSTRAINTS = PROJECT_ROOT / "constraints.txt"
 #: The engine's packages: a different version of one of these can change results or break the models.
@@ -71,8 +71,8 @@ def readiness(config_path: Path | str | None, db_path: Path, constraints: Path |
     not load, a variable of its `environment.required` is unset or empty (environment or `.env`, as `planwise run`
     sees them), an engine package differs from constraints.txt, the database is missing or its folder not
     writable, or its disk has less free space than one backup (a copy of the database) needs."""
-    from .config import load_config
     from .errors import PlanwiseError
+    from .inputs.config import load_config
 
     lines = [f"python {platform.python_version()} ({sys.executable})"]
     problems: list[str] = []

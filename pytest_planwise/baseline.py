@@ -14,7 +14,7 @@ from typing import Any, ClassVar
 
 from syrupy.extensions.json import JSONSnapshotExtension
 
-from navigator_orchestrator.digest import marts_digest
+from navigator_orchestrator.safety.digest import marts_digest
 
 from .runs import PlanwiseRun
 

@@ -58,7 +58,7 @@ def _call(command: str, work_dir: Path, *args: str, env: dict[str, str] | None =
 def list_dbt_tests(work_dir: Path, parse_cache: Path) -> list[str]:
     """Unique ids of every dbt test in the project (parsed by dbt itself, into `parse_cache`, for the database name
     the session's runs use: their first parse is then a partial one)."""
-    from navigator_orchestrator.dbt_runner import PARSE_CACHE_ENV
+    from navigator_orchestrator.dbt_layer.dbt_runner import PARSE_CACHE_ENV
 
     return _call("list", work_dir, env={PARSE_CACHE_ENV: str(parse_cache)})
 
@@ -69,8 +69,8 @@ def run_dbt_tests(db_path: Path, work_dir: Path) -> dict[str, DbtTestOutcome]:
 
 
 def _main(argv: list[str]) -> None:
-    from navigator_orchestrator.config import load_config
-    from navigator_orchestrator.dbt_runner import DbtRunner
+    from navigator_orchestrator.inputs.config import load_config
+    from navigator_orchestrator.dbt_layer.dbt_runner import DbtRunner
 
     command, work_dir = argv[0], Path(argv[1])
     answer = work_dir / f"{command}.json"

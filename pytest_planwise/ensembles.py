@@ -20,7 +20,7 @@ import duckdb
 import yaml
 
 import navigator_orchestrator as planwise
-from navigator_orchestrator.locking import file_lock
+from navigator_orchestrator.safety.locking import file_lock
 
 from .runs import census_file
 

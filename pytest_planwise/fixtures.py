@@ -12,7 +12,7 @@ from typing import Any, Callable, Iterator
 
 import pytest
 
-from navigator_orchestrator.quality import CheckResult
+from navigator_orchestrator.run.quality import CheckResult
 
 from .baseline import DEFAULT_TOLERANCES, ToleranceBaseline
 from .dbt_tests import DbtTestOutcome, run_dbt_tests
@@ -31,7 +31,7 @@ def session_root(config: pytest.Config) -> Path:
 def parse_cache_folder(config: pytest.Config) -> Path:
     """dbt's parse cache of the session (see `planwise_parse_cache`): PLANWISE_PARSE_CACHE when already set (by
     the user, or an outer session running this one through pytester), else a folder of the session root."""
-    from navigator_orchestrator.dbt_runner import PARSE_CACHE_ENV
+    from navigator_orchestrator.dbt_layer.dbt_runner import PARSE_CACHE_ENV
 
     previous = os.environ.get(PARSE_CACHE_ENV)
     return Path(previous) if previous else session_root(config) / "parse_cache"
@@ -48,7 +48,7 @@ def planwise_parse_cache(pytestconfig: pytest.Config) -> Iterator[Path]:
     """dbt's parse cache for the session's runs (in-process and child processes alike) under the session root:
     shared by every run and worker, so the project is parsed about once per session, never into the checkout.
     A PLANWISE_PARSE_CACHE already set is kept."""
-    from navigator_orchestrator.dbt_runner import PARSE_CACHE_ENV
+    from navigator_orchestrator.dbt_layer.dbt_runner import PARSE_CACHE_ENV
 
     previous = os.environ.get(PARSE_CACHE_ENV)
     folder = parse_cache_folder(pytestconfig)
@@ -100,7 +100,7 @@ def planwise_isolated_db(tmp_path: Path) -> Callable[[PlanwiseRun], Path]:
 
 def _years(years: str | tuple[int, int]) -> tuple[int, int]:
     if isinstance(years, str):
-        from navigator_orchestrator.years import parse_years
+        from navigator_orchestrator.inputs.years import parse_years
 
         return parse_years(years)
     return int(years[0]), int(years[1])

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import duckdb
 
-from navigator_orchestrator.config import load_config
+from navigator_orchestrator.inputs.config import load_config
 
 from .runs import PlanwiseRun
 

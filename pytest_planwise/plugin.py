@@ -70,7 +70,7 @@ def pytest_generate_tests(metafunc):
         with tempfile.TemporaryDirectory(prefix="planwise-dbt-list-") as work:
             config._planwise_dbt_tests = list_dbt_tests(Path(work), parse_cache_folder(config))
     if not config._planwise_dbt_tests:  # an empty parametrization would only be skipped: say what is wrong
-        from navigator_orchestrator.paths import DBT_DIR
+        from navigator_orchestrator.inputs.paths import DBT_DIR
 
         pytest.fail(f"{metafunc.definition.nodeid} runs once per dbt test (it takes dbt_test_id), but the dbt "
                     f"project {DBT_DIR} has no enabled test (dbt parse listed none). Fix: give its models "

@@ -25,13 +25,13 @@ import duckdb
 
 import navigator_orchestrator
 import navigator_orchestrator as planwise
-from navigator_orchestrator.census import generate_census
-from navigator_orchestrator.config import load_config, render_yaml
-from navigator_orchestrator.dbt_runner import project_files
-from navigator_orchestrator.locking import file_lock
-from navigator_orchestrator.paths import DBT_DIR, DEFAULT_CONFIG
-from navigator_orchestrator.quality import CheckResult, check_database
-from navigator_orchestrator.summary import summary_json, versions
+from navigator_orchestrator.inputs.census import generate_census
+from navigator_orchestrator.inputs.config import load_config, render_yaml
+from navigator_orchestrator.dbt_layer.dbt_runner import project_files
+from navigator_orchestrator.safety.locking import file_lock
+from navigator_orchestrator.inputs.paths import DBT_DIR, DEFAULT_CONFIG
+from navigator_orchestrator.run.quality import CheckResult, check_database
+from navigator_orchestrator.run.summary import summary_json, versions
 
 
 @dataclass(frozen=True)

@@ -13,8 +13,8 @@ from typing import Any
 import duckdb
 from hypothesis import strategies as st
 
-from navigator_orchestrator.census import COLUMN_NAMES
-from navigator_orchestrator.config import (BOOL, CHOICE, CROSS_RULES, DATE, INT, NUMBER, SCHEMA, Setting,
+from navigator_orchestrator.inputs.census import COLUMN_NAMES
+from navigator_orchestrator.inputs.config import (BOOL, CHOICE, CROSS_RULES, DATE, INT, NUMBER, SCHEMA, Setting,
                                           SimulationConfig)
 
 #: The ranges the harness explores by default (dotted key -> (low, high)).

@@ -21,12 +21,12 @@ from hypothesis import strategies as st
 from hypothesis.stateful import (RuleBasedStateMachine, initialize, invariant, precondition, rule,
                                  run_state_machine_as_test)
 
-from navigator_orchestrator import backup
-from navigator_orchestrator.census import generate_census
-from navigator_orchestrator.config import SimulationConfig, render_yaml
-from navigator_orchestrator.digest import marts_digest, table_digest
+from navigator_orchestrator.safety import backup
+from navigator_orchestrator.inputs.census import generate_census
+from navigator_orchestrator.inputs.config import SimulationConfig, render_yaml
+from navigator_orchestrator.safety.digest import marts_digest, table_digest
 from navigator_orchestrator.errors import BackupError
-from navigator_orchestrator.locking import run_lock
+from navigator_orchestrator.safety.locking import run_lock
 from pytest_planwise.commands import planwise_command
 
 SMALL = dict(years="2025-2025", employees=300)

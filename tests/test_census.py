@@ -10,7 +10,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from navigator_orchestrator.census import COLUMN_NAMES, REQUIRED, generate_census, stage_census
+from navigator_orchestrator.inputs.census import COLUMN_NAMES, REQUIRED, generate_census, stage_census
 from navigator_orchestrator.errors import CensusError
 
 CENSUS_DATE = date(2024, 12, 31)

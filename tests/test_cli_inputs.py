@@ -20,8 +20,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from navigator_orchestrator.census import generate_census
-from navigator_orchestrator.config import render_yaml
+from navigator_orchestrator.inputs.census import generate_census
+from navigator_orchestrator.inputs.config import render_yaml
 from pytest_planwise.commands import planwise_command
 
 SMALL_CENSUS = 300

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from navigator_orchestrator import paths
-from navigator_orchestrator.census import generate_census
+from navigator_orchestrator.inputs import paths
+from navigator_orchestrator.inputs.census import generate_census
 from pytest_planwise.commands import command_environment, completed, planwise_command, planwise_process
 import support
 from support.commands import DBT_SCRIPT, ForkedProcess

@@ -12,8 +12,8 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from navigator_orchestrator import paths
-from navigator_orchestrator.config import (
+from navigator_orchestrator.inputs import paths
+from navigator_orchestrator.inputs.config import (
     CROSS_RULES,
     SCHEMA,
     SCHEMA_BY_KEY,

@@ -1,6 +1,6 @@
 """Every configuration value the engine reads changes the output (simulation.md invariant 11).
 
-For each key of navigator_orchestrator.config.SCHEMA, one run with only that value changed (to a value that must
+For each key of navigator_orchestrator.inputs.config.SCHEMA, one run with only that value changed (to a value that must
 matter) is compared with its baseline by marts digest. A few keys only touch a small population under the default
 config (people aged 60+, pay >= 200k or < 50k); for those the baseline and the changed run share a context that
 puts people in that population (auto-enrollment of everyone eligible, or lower new-hire pay), and still differ in
@@ -21,8 +21,8 @@ import sys
 
 import pytest
 
-from navigator_orchestrator.config import SCHEMA, SCHEMA_BY_KEY
-from navigator_orchestrator.digest import marts_digest
+from navigator_orchestrator.inputs.config import SCHEMA, SCHEMA_BY_KEY
+from navigator_orchestrator.safety.digest import marts_digest
 
 pytestmark = pytest.mark.slow
 

@@ -5,7 +5,7 @@ import re
 
 import pytest
 
-from navigator_orchestrator import paths
+from navigator_orchestrator.inputs import paths
 from navigator_orchestrator.environment import (CONSTRAINTS, CORE_PACKAGES, installed_version, main, mismatches,
                                                 pinned_versions)
 

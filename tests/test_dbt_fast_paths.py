@@ -14,14 +14,14 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from navigator_orchestrator import dbt_fast_paths
-from navigator_orchestrator.digest import marts_digest
-from navigator_orchestrator.paths import DBT_DIR
+from navigator_orchestrator.dbt_layer import dbt_fast_paths
+from navigator_orchestrator.safety.digest import marts_digest
+from navigator_orchestrator.inputs.paths import DBT_DIR
 from pytest_planwise.commands import command_environment, completed
 from support.commands import ForkedProcess, copy_dbt_project, plain_dbt
 
 FAST_DBT = """import sys
-from navigator_orchestrator import dbt_fast_paths
+from navigator_orchestrator.dbt_layer import dbt_fast_paths
 states = dbt_fast_paths.install()
 assert set(states.values()) == {"on"}, states
 {sabotage}
@@ -97,7 +97,7 @@ def compiled(work: Path) -> dict[str, str]:
 
 def tables(db: Path) -> dict[str, tuple[int, int]]:
     """Every table's row count and content digest (the run's, the seeds', the tests' stored failures)."""
-    from navigator_orchestrator.digest import table_digest
+    from navigator_orchestrator.safety.digest import table_digest
 
     with duckdb.connect(str(db), read_only=True) as con:
         names = [f"{schema}.{name}" for schema, name in con.execute(
@@ -162,7 +162,7 @@ SABOTAGE = {
     "events": "from dbt_common.events import event_manager\nfast = event_manager.msg_from_base_event\n"
               "def unset_code(event, level=None):\n    message = fast(event, level)\n    message.info.code = ''\n"
               "    return message\nevent_manager.msg_from_base_event = unset_code",
-    "templates": "from navigator_orchestrator import dbt_fast_paths\n"
+    "templates": "from navigator_orchestrator.dbt_layer import dbt_fast_paths\n"
                  "class SameKey(dict):\n    def get(self, key, default=None):\n"
                  "        return next((v for k, v in self.items() if k[0] is key[0]), default)\n"
                  "dbt_fast_paths._codes = SameKey()",
@@ -236,33 +236,9 @@ def test_a_materialization_sees_the_compiled_model_as_dbt_gives_it(tmp_path):
     assert saw == (written.read_text(),) * 3
 
 
-def test_dbt_looks_for_plugin_modules_once_per_search_path(tmp_path, monkeypatch):
-    """dbt lists every folder of sys.path for `dbt_*` plugin modules at each invocation; with the fast paths a
-    second lookup lists nothing and gives the same modules, and a changed sys.path is listed again (a plugin module
-    in a new folder is found)."""
-    import pkgutil
-    import sys
-
-    from dbt.plugins.manager import PluginManager
-
-    dbt_fast_paths.install()
-    listings = []
-    iter_modules = pkgutil.iter_modules
-    monkeypatch.setattr(pkgutil, "iter_modules", lambda *args: listings.append(args) or iter_modules(*args))
-    (tmp_path / "dbt_planwise_probe.py").write_text("")
-    monkeypatch.syspath_prepend(str(tmp_path))
-    try:
-        found = PluginManager.get_prefixed_modules()
-        again = PluginManager.get_prefixed_modules()
-    finally:
-        sys.modules.pop("dbt_planwise_probe", None)
-    assert {"dbt_planwise_probe", "dbt_common"} <= set(found) and again == found
-    assert len(listings) == 1
-
-
 FLAG_SOURCES = """import json
 import flagged
-from navigator_orchestrator import dbt_fast_paths
+from navigator_orchestrator.dbt_layer import dbt_fast_paths
 shipped = flagged.sources()
 dbt_fast_paths.install()
 print(json.dumps([shipped, flagged.sources()]))

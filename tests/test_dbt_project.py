@@ -4,7 +4,7 @@ from decimal import ROUND_HALF_UP, Decimal
 
 import duckdb
 
-from navigator_orchestrator.digest import marts_digest
+from navigator_orchestrator.safety.digest import marts_digest
 from support.commands import plain_dbt
 
 

@@ -14,8 +14,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from navigator_orchestrator import dbt_fast_paths
-from navigator_orchestrator.digest import marts_digest
+from navigator_orchestrator.dbt_layer import dbt_fast_paths
+from navigator_orchestrator.safety.digest import marts_digest
 from navigator_orchestrator.environment import pinned_versions
 from pytest_planwise.runs import census_file
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from navigator_orchestrator.paths import DBT_DIR, PROJECT_ROOT
+from navigator_orchestrator.inputs.paths import DBT_DIR, PROJECT_ROOT
 
 
 @pytest.mark.quality

@@ -1,7 +1,7 @@
 """Determinism (simulation.md invariant 10): the same census, config and seed give identical marts whatever the
 thread count or the census row order; another seed chooses different people but keeps every quota total.
 
-Runs are compared by content digest (navigator_orchestrator.digest), never by file hash.
+Runs are compared by content digest (navigator_orchestrator.safety.digest), never by file hash.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from navigator_orchestrator.digest import marts_digest
+from navigator_orchestrator.safety.digest import marts_digest
 from pytest_planwise.runs import census_file
 
 pytestmark = pytest.mark.determinism

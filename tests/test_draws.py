@@ -18,7 +18,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from navigator_orchestrator.config import load_config
+from navigator_orchestrator.inputs.config import load_config
 
 RUNS = {"default_5k": {}, "census_20k": {"employees": 20000}}  # the runs the invariant tests share
 SHOW = 5

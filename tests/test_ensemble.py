@@ -21,9 +21,9 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from navigator_orchestrator.config import load_config
-from navigator_orchestrator.paths import PROJECT_ROOT
-from navigator_orchestrator.scenarios import load_scenarios
+from navigator_orchestrator.inputs.config import load_config
+from navigator_orchestrator.inputs.paths import PROJECT_ROOT
+from navigator_orchestrator.ensembles.scenarios import load_scenarios
 from pytest_planwise.commands import planwise_command, planwise_process
 from pytest_planwise.runs import census_file
 
@@ -322,7 +322,7 @@ def test_a_failing_run_is_retried_then_recorded_as_failed_while_the_others_go_on
 
 
 def test_seeds_are_ranges_or_lists():
-    from navigator_orchestrator.ensemble import parse_seeds
+    from navigator_orchestrator.ensembles.ensemble import parse_seeds
     from navigator_orchestrator.errors import InputError
 
     assert parse_seeds("1-3,7, 5") == [1, 2, 3, 5, 7]
@@ -337,7 +337,7 @@ def test_executors_import_nothing_from_ensemble():
     (anywhere in executors.py: at the top, inside a function or under TYPE_CHECKING)."""
     import ast
 
-    from navigator_orchestrator import executors
+    from navigator_orchestrator.ensembles import executors
 
     source = Path(executors.__file__)
     imported = []

@@ -10,7 +10,7 @@ import sys
 import duckdb
 import pytest
 
-from navigator_orchestrator.held_open import connect, held_open
+from navigator_orchestrator.dbt_layer.held_open import connect, held_open
 
 
 def databases(con: duckdb.DuckDBPyConnection) -> set[str]:

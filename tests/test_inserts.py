@@ -6,7 +6,7 @@ from decimal import Decimal
 import duckdb
 import pytest
 
-from navigator_orchestrator.inserts import insert_rows
+from navigator_orchestrator.dbt_layer.inserts import insert_rows
 
 
 @pytest.mark.parametrize("count", [0, 1, 100, 101, 250])

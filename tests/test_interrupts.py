@@ -15,8 +15,8 @@ import duckdb
 import pytest
 from dbt_common.exceptions import DbtRuntimeError
 
-from navigator_orchestrator.dbt_runner import DbtRunner
-from navigator_orchestrator.interrupts import Terminated, exit_code, lost_interrupt, sigterm_interrupts
+from navigator_orchestrator.dbt_layer.dbt_runner import DbtRunner
+from navigator_orchestrator.safety.interrupts import Terminated, exit_code, lost_interrupt, sigterm_interrupts
 
 LONG_QUERY = "select sum(md5_number(i::VARCHAR) & 1) from range(1000000000) t(i)"
 # One DuckDB thread: the main thread then runs every task and checks for signals between them. With several, a

@@ -19,12 +19,12 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from navigator_orchestrator import backup
-from navigator_orchestrator.census import generate_census
-from navigator_orchestrator.config import render_yaml
-from navigator_orchestrator.digest import marts_digest
+from navigator_orchestrator.safety import backup
+from navigator_orchestrator.inputs.census import generate_census
+from navigator_orchestrator.inputs.config import render_yaml
+from navigator_orchestrator.safety.digest import marts_digest
 from navigator_orchestrator.errors import LockError
-from navigator_orchestrator.locking import lock_path, run_lock
+from navigator_orchestrator.safety.locking import lock_path, run_lock
 from pytest_planwise.commands import command_environment, planwise_command, planwise_process
 
 
@@ -146,7 +146,7 @@ def test_a_lock_left_by_a_dead_process_is_taken_over(tmp_path):
 
     # a holder killed with SIGKILL: the kernel releases its flock, the next command takes the lock
     holder = subprocess.Popen([sys.executable, "-c", (
-        "import sys, time; from pathlib import Path; from navigator_orchestrator.locking import run_lock\n"
+        "import sys, time; from pathlib import Path; from navigator_orchestrator.safety.locking import run_lock\n"
         f"with run_lock(Path({str(db)!r}), 'killed-run', 'pytest'):\n    time.sleep(600)")])
     try:
         wait_for_holder(db, holder.pid, timeout=60)

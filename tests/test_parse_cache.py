@@ -7,7 +7,7 @@ from pathlib import Path
 
 import duckdb
 
-from navigator_orchestrator.dbt_runner import DbtRunner, parse_cache_dir
+from navigator_orchestrator.dbt_layer.dbt_runner import DbtRunner, parse_cache_dir
 from pytest_planwise.commands import planwise_command
 from pytest_planwise.runs import census_file
 from support.commands import copy_dbt_project

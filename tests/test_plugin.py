@@ -219,7 +219,7 @@ def test_each_xdist_worker_builds_the_same_marts(pytester):
 import json
 import os
 
-from navigator_orchestrator.digest import marts_digest
+from navigator_orchestrator.safety.digest import marts_digest
 
 
 def test_build_my_replica(planwise_run, tmp_path_factory):

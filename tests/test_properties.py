@@ -15,7 +15,7 @@ import pytest
 from hypothesis import HealthCheck, example, find, given, settings
 from hypothesis import strategies as st
 
-from navigator_orchestrator.config import SCHEMA, SimulationConfig
+from navigator_orchestrator.inputs.config import SCHEMA, SimulationConfig
 from navigator_orchestrator.errors import ConfigError
 from pytest_planwise.invariants import (check_invariants, invariant_4_no_null_compensation_and_hire_pay_in_band,
                                         open_context, report)

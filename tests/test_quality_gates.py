@@ -7,10 +7,10 @@ import json
 import duckdb
 import pytest
 
-from navigator_orchestrator.config import load_config
+from navigator_orchestrator.inputs.config import load_config
 from navigator_orchestrator.errors import SimulationError
-from navigator_orchestrator.masking import MASK
-from navigator_orchestrator.quality import CHECKS, CHECKS_BY_NAME, Check, CheckResult, Verdict, evaluate, record
+from navigator_orchestrator.safety.masking import MASK
+from navigator_orchestrator.run.quality import CHECKS, CHECKS_BY_NAME, Check, CheckResult, Verdict, evaluate, record
 from pytest_planwise.commands import planwise_command
 from support.commands import plain_dbt
 

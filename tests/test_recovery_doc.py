@@ -10,11 +10,11 @@ import shlex
 
 import pytest
 
-from navigator_orchestrator import paths
+from navigator_orchestrator.inputs import paths
 from navigator_orchestrator.cli import build_parser
 
 RECOVERY = paths.PROJECT_ROOT / "RECOVERY.md"
-SOURCES = sorted((paths.PROJECT_ROOT / "navigator_orchestrator").glob("*.py"))
+SOURCES = sorted((paths.PROJECT_ROOT / "navigator_orchestrator").rglob("*.py"))
 
 
 def commands_in_markdown(text: str) -> list[str]:

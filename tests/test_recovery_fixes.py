@@ -37,9 +37,9 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from navigator_orchestrator import paths
-from navigator_orchestrator.digest import year_digests
-from navigator_orchestrator.locking import file_lock
+from navigator_orchestrator.inputs import paths
+from navigator_orchestrator.safety.digest import year_digests
+from navigator_orchestrator.safety.locking import file_lock
 from pytest_planwise.commands import planwise_command, planwise_process
 from pytest_planwise.runs import census_file
 from support.commands import ForkedProcess, copy_dbt_project, dbt_command
@@ -257,7 +257,7 @@ def _build_template(root: Path, planwise_root: Path) -> None:
     copy_dbt_project(root).rename(root / "dbt")
     (root / "data").mkdir()
     shutil.copy(census_file(planwise_root, 200, 42), root / "data" / "census_default.parquet")
-    where = ok(sh(root, "python -c 'from navigator_orchestrator import paths; print(paths.DEFAULT_DB)'"))
+    where = ok(sh(root, "python -c 'from navigator_orchestrator.inputs import paths; print(paths.DEFAULT_DB)'"))
     assert where.stdout.strip() == str(root / DB), "the copy's package is not the one imported"
     ok(sh(root, "planwise run --years 2025-2027"))
     ok(sh(root, "planwise run --years 2025-2029 --resume"))

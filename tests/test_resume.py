@@ -20,9 +20,9 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from navigator_orchestrator.checkpoints import checkpoint_dir
-from navigator_orchestrator.digest import year_digests
-from navigator_orchestrator.locking import file_lock
+from navigator_orchestrator.run.checkpoints import checkpoint_dir
+from navigator_orchestrator.safety.digest import year_digests
+from navigator_orchestrator.safety.locking import file_lock
 from pytest_planwise.commands import planwise_command, planwise_process
 from pytest_planwise.runs import census_file
 from support.commands import copy_dbt_project
@@ -254,7 +254,7 @@ def test_a_database_restored_from_an_older_backup_rebuilds_the_years_it_lost(wor
 
 def _resign(record: dict) -> dict:
     """A hand edit made by someone who also recomputed the checksum: only the database check can catch it."""
-    from navigator_orchestrator.checkpoints import _sha256
+    from navigator_orchestrator.run.checkpoints import _sha256
 
     body = {k: v for k, v in record.items() if k != "checksum"}
     return {**body, "checksum": _sha256(body)}

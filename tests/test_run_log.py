@@ -10,9 +10,9 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from navigator_orchestrator.checkpoints import checkpoint_dir
-from navigator_orchestrator.digest import marts_digest
-from navigator_orchestrator.paths import DBT_DIR
+from navigator_orchestrator.run.checkpoints import checkpoint_dir
+from navigator_orchestrator.safety.digest import marts_digest
+from navigator_orchestrator.inputs.paths import DBT_DIR
 from pytest_planwise.commands import planwise_command, planwise_process
 from pytest_planwise.runs import census_file
 from support.commands import copy_dbt_project
@@ -145,7 +145,7 @@ def test_sigusr1_shows_where_each_thread_is_and_the_run_goes_on(tmp_path, small_
     finally:
         process.kill()
     assert process.returncode == 0, stderr
-    assert "(most recent call first)" in stderr and "navigator_orchestrator/pipeline.py" in stderr, stderr
+    assert "(most recent call first)" in stderr and "navigator_orchestrator/run/pipeline.py" in stderr, stderr
     assert summary_of(tmp_path)["years_processed"] == [2025, 2026]
 
 

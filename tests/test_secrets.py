@@ -22,9 +22,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from navigator_orchestrator.census import generate_census
-from navigator_orchestrator.config import SimulationConfig, render_yaml
-from navigator_orchestrator.masking import MASK, looks_secret, mask, mask_data, secret_values
+from navigator_orchestrator.inputs.census import generate_census
+from navigator_orchestrator.inputs.config import SimulationConfig, render_yaml
+from navigator_orchestrator.safety.masking import MASK, looks_secret, mask, mask_data, secret_values
 from pytest_planwise.commands import planwise_command
 
 TOKEN = "sk-live-abcdef123456"
@@ -209,7 +209,7 @@ def test_a_missing_required_variable_exits_2_naming_it_and_touches_nothing(
 
 
 def test_list_and_mapping_values_under_secret_names_are_masked():
-    from navigator_orchestrator.masking import MASK, mask_data
+    from navigator_orchestrator.safety.masking import MASK, mask_data
 
     data = {"api_keys": ["abc123", "def456"], "credentials": {"user": "u", "password": "pw12345"}, "years": [2025]}
     assert mask_data(data) == {"api_keys": [MASK, MASK], "credentials": {"user": MASK, "password": MASK},

@@ -18,9 +18,9 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from navigator_orchestrator import paths
-from navigator_orchestrator.dbt_runner import PARSE_CACHE_ENV
-from navigator_orchestrator.locking import file_lock
+from navigator_orchestrator.inputs import paths
+from navigator_orchestrator.dbt_layer.dbt_runner import PARSE_CACHE_ENV
+from navigator_orchestrator.safety.locking import file_lock
 from pytest_planwise.commands import planwise_command
 
 SCRIPT = paths.PROJECT_ROOT / "validate_production.sh"

@@ -24,7 +24,7 @@ import threading
 import time
 from pathlib import Path
 
-from navigator_orchestrator.paths import DBT_DIR
+from navigator_orchestrator.inputs.paths import DBT_DIR
 from pytest_planwise.commands import CLI_MODULE, command_environment, completed
 
 DBT_SCRIPT = Path(sys.executable).parent / "dbt"  # the dbt console script installed with this interpreter

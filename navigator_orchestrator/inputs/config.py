@@ -26,7 +26,7 @@ from typing import Any
 import yaml
 
 from . import paths
-from .errors import ConfigError
+from ..errors import ConfigError
 
 __all__ = [
     "CROSS_RULES",
@@ -561,7 +561,7 @@ def render_yaml(config: SimulationConfig | None = None) -> str:
     values = (config or SimulationConfig()).values
     lines = [
         "# PlanWise Navigator simulation configuration. Keys, defaults and allowed ranges come from",
-        "# navigator_orchestrator.config.SCHEMA (python -c 'from navigator_orchestrator.config import render_yaml;",
+        "# navigator_orchestrator.inputs.config.SCHEMA (python -c 'from navigator_orchestrator.inputs.config import render_yaml;",
         "# print(render_yaml())' prints this file with defaults). Every key is optional: a missing key takes its",
         "# default; an unknown key is an error. Rates are fractions: 0.03 means 3 %.",
         "# Rules across keys: " + "; ".join(f"{a} <= {b}" for a, b in CROSS_RULES) + ".",

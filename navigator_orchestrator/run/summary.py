@@ -14,9 +14,9 @@ from decimal import Decimal
 from importlib import metadata
 from pathlib import Path
 
-from . import __version__
-from .atomic import write_atomically
-from .masking import mask, mask_data
+from .. import __version__
+from ..safety.atomic import write_atomically
+from ..safety.masking import mask, mask_data
 
 SLOWEST = 5
 

@@ -32,11 +32,11 @@ from typing import Any, Callable, Iterator
 import duckdb
 
 from . import dbt_fast_paths
-from .errors import SimulationError
-from .interrupts import lost_interrupt
-from .locking import file_lock
-from .masking import mask_file
-from .paths import DBT_DIR
+from ..errors import SimulationError
+from ..inputs.paths import DBT_DIR
+from ..safety.interrupts import lost_interrupt
+from ..safety.locking import file_lock
+from ..safety.masking import mask_file
 
 
 @dataclass

@@ -28,12 +28,12 @@ from typing import Any, Callable
 
 import duckdb
 
-from .atomic import write_atomically
-from .config import SimulationConfig
-from .errors import InputError, SimulationError
+from ..dbt_layer.inserts import insert_rows
+from ..errors import InputError, SimulationError
+from ..inputs.config import SimulationConfig
+from ..safety.atomic import write_atomically
+from ..safety.interrupts import sigterm_interrupts
 from .executors import Ledger, Scheduler, execute, parse_scheduler
-from .inserts import insert_rows
-from .interrupts import sigterm_interrupts
 
 FORMAT = 1
 EMPLOYER_COST = "employer_cost"  # derived per year: employer_match + employer_core
@@ -114,7 +114,7 @@ def run_task(task: Task, attempt: int = 1) -> dict:
 
     The task's folder is made anew (a killed earlier attempt may have left a half-built database) and holds
     `worker.pid`, so an operator (or a test) can find the process doing it."""
-    from .pipeline import RunRequest, simulate
+    from ..run.pipeline import RunRequest, simulate
 
     with _ONE_RUN:
         _test_fault(task, attempt)
@@ -274,11 +274,11 @@ def prepare(request: EnsembleRequest, echo: Echo = print) -> Plan:
     and list the tasks; raise InputError on the first kind of problem, before anything is written."""
     from datetime import date
 
-    from .census import stage_census
-    from .config import load_config
-    from .pipeline import resolve_census
+    from ..inputs.census import stage_census
+    from ..inputs.config import load_config
+    from ..inputs.years import check_years_supported, parse_years
+    from ..run.pipeline import resolve_census
     from .scenarios import load_scenarios
-    from .years import check_years_supported, parse_years
 
     seeds = parse_seeds(request.seeds)
     overrides = {}
@@ -389,8 +389,8 @@ def run_ensemble(plan: Plan, echo: Echo = print) -> int:
 
 
 def _manifest(plan: Plan) -> dict:
+    from ..run.summary import versions
     from .scenarios import SEED_KEY
-    from .summary import versions
 
     return {
         "status": "running", "command": "planwise ensemble", "created_at": _now(),

@@ -22,6 +22,10 @@ them), or a comma-separated list of the names to keep on.
   values compiling changed read anew; a compilation that stored query results gets a new context as before.
 - `log_filter`: dbt formats every event's line for every logger and only then lets the logger's level drop it;
   each logger first asks its level (the decision dbt's logger makes afterwards), so it formats only what it writes.
+- `flags`: dbt_common names the module that declared a behaviour flag by `inspect.stack()`, which reads the source
+  lines of every frame on the stack, for every flag at every invocation; the same frames are walked without them.
+- `empty_table`: dbt builds a new empty agate table for every statement that returns no rows; agate tables are
+  immutable, so one is shared.
 """
 
 from __future__ import annotations
@@ -32,7 +36,7 @@ import threading
 from importlib import metadata
 from typing import Any, Callable
 
-from .errors import InputError
+from ..errors import InputError
 
 VERIFIED = {"dbt-core": "1.11.16", "dbt-common": "1.39.0", "dbt-duckdb": "1.11.1"}  # == constraints.txt (tested)
 SWITCH = "PLANWISE_DBT_SPEEDUPS"
@@ -245,24 +249,6 @@ def _filter_before_formatting(_event: Any) -> None:
             logger.filter = _WrittenFirst(logger)
 
 
-def _discover_plugins_once() -> None:
-    import sys
-
-    from dbt.plugins.manager import PluginManager
-
-    discover = PluginManager.get_prefixed_modules.__func__
-    found: dict[tuple[str, ...], dict[str, Any]] = {}
-
-    def get_prefixed_modules(cls: type) -> dict[str, Any]:
-        """dbt's `dbt_*` modules found on `sys.path`, looked for once per `sys.path`."""
-        key = tuple(sys.path)
-        if key not in found:
-            found[key] = discover(cls)
-        return found[key]
-
-    PluginManager.get_prefixed_modules = classmethod(get_prefixed_modules)
-
-
 def _name_flag_sources_without_source_lines() -> None:
     import inspect
     import sys
@@ -297,7 +283,6 @@ SPEEDUPS: dict[str, Callable[[], None]] = {
     "events": _build_events_directly,
     "contexts": _reuse_compile_contexts,
     "log_filter": _check_log_filter,
-    "plugins": _discover_plugins_once,
     "flags": _name_flag_sources_without_source_lines,
     "empty_table": _share_the_empty_table,
 }

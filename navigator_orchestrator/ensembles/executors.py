@@ -21,7 +21,7 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from typing import Any, Callable, Protocol
 
-from .errors import InputError
+from ..errors import InputError
 
 MAX_DEATHS = 3
 # what the local pool's fork server imports once besides the work function's module, so that no worker imports

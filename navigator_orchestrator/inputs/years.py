@@ -3,7 +3,7 @@
 import csv
 import re
 
-from .errors import InputError
+from ..errors import InputError
 from .paths import DBT_DIR
 
 IRS_LIMITS_SEED = DBT_DIR / "seeds" / "config_irs_limits.csv"

@@ -18,7 +18,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable, Iterator
 
-from .errors import LockError, PlanwiseError, SimulationError
+from ..errors import LockError, PlanwiseError, SimulationError
 
 _DUCKDB_LOCK = "Could not set lock on file"  # DuckDB 2.x changed its error classes: match the message text
 _DUCKDB_HOLDER = re.compile(r"held in (?P<program>.+?) \(PID (?P<pid>\d+)\)")

@@ -31,10 +31,10 @@ from pathlib import Path
 
 import duckdb
 
-from . import __version__
+from .. import __version__
+from ..errors import BackupError
 from .atomic import fsync_dir
 from .digest import whole_table_digests
-from .errors import BackupError
 from .locking import duckdb_lock_error
 from .masking import mask_data
 

@@ -18,10 +18,10 @@ from typing import Any
 
 import duckdb
 
-from .config import SimulationConfig
-from .errors import InputError, SimulationError
-from .inserts import insert_rows
-from .masking import mask_data
+from ..dbt_layer.inserts import insert_rows
+from ..errors import InputError, SimulationError
+from ..inputs.config import SimulationConfig
+from ..safety.masking import mask_data
 
 SAMPLE_SIZE = 20
 ERROR, WARN = "error", "warn"

@@ -13,9 +13,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, TextIO
 
-from .errors import InputError
-from .faults import kill_point
-from .masking import mask, mask_data
+from ..errors import InputError
+from ..safety.faults import kill_point
+from ..safety.masking import mask, mask_data
 
 LEVELS = {"DEBUG": 10, "INFO": 20, "WARNING": 30, "ERROR": 40}
 DEFAULT_LEVEL = "INFO"

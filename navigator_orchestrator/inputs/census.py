@@ -13,7 +13,7 @@ from pathlib import Path
 
 import duckdb
 
-from navigator_orchestrator.errors import CensusError
+from ..errors import CensusError
 
 MONEY = "DECIMAL(12,2)"
 RATE = "DECIMAL(7,4)"

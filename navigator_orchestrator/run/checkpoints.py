@@ -24,11 +24,11 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable
 
-from .atomic import write_atomically
-from .config import SimulationConfig
-from .dbt_runner import project_files
-from .digest import year_digests
-from .held_open import connect
+from ..dbt_layer.dbt_runner import project_files
+from ..dbt_layer.held_open import connect
+from ..inputs.config import SimulationConfig
+from ..safety.atomic import write_atomically
+from ..safety.digest import year_digests
 
 FOLDER = ".checkpoints"
 FORMAT = 1

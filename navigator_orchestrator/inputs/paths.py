@@ -3,7 +3,7 @@
 import os
 from pathlib import Path
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
 DBT_DIR = PROJECT_ROOT / "dbt"
 DEFAULT_CONFIG = PROJECT_ROOT / "config" / "simulation_config.yaml"
 DEFAULT_DB = DBT_DIR / "simulation.duckdb"

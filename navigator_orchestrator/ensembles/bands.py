@@ -17,7 +17,7 @@ from pathlib import Path
 
 import duckdb
 
-from .inserts import insert_rows
+from ..dbt_layer.inserts import insert_rows
 
 KEYS = ("scenario", "seed", "year")
 PERCENTILES = {"p5": 0.05, "p25": 0.25, "p50": 0.5, "p75": 0.75, "p95": 0.95}

@@ -21,24 +21,25 @@ from typing import Callable
 
 import duckdb
 
-from . import __version__, dbt_fast_paths
-from .backup import create_backup
-from .census import StagedCensus, generate_census, stage_census
-from .config import SimulationConfig
+from .. import __version__
+from ..dbt_layer import dbt_fast_paths
+from ..dbt_layer.dbt_runner import DbtRunner, NodeResult, model_hashes
+from ..dbt_layer.held_open import connect, held_open
+from ..errors import InputError, PlanwiseError, SimulationError
+from ..inputs.census import StagedCensus, generate_census, stage_census
+from ..inputs.config import SimulationConfig
+from ..inputs.paths import DBT_DIR, DEFAULT_CENSUS, DEFAULT_CENSUS_EMPLOYEES, DEFAULT_CENSUS_SEED
+from ..inputs.years import check_years_supported, projected_years
+from ..safety.backup import create_backup
+from ..safety.digest import row_counts, year_digests, year_keyed_present
+from ..safety.interrupts import exit_code, lost_interrupt, sigterm_interrupts
+from ..safety.locking import database_failure, run_lock
+from ..safety.masking import mask, mask_data
 from .checkpoints import Checkpoints, ResumePlan, RunInputs
-from .dbt_runner import DbtRunner, NodeResult, model_hashes
-from .digest import row_counts, year_digests, year_keyed_present
-from .errors import InputError, PlanwiseError, SimulationError
-from .held_open import connect, held_open
-from .interrupts import exit_code, lost_interrupt, sigterm_interrupts
-from .locking import database_failure, run_lock
-from .masking import mask, mask_data
 from .metrics import year_metrics
-from .paths import DBT_DIR, DEFAULT_CENSUS, DEFAULT_CENSUS_EMPLOYEES, DEFAULT_CENSUS_SEED
 from .quality import Verdict, gate
 from .run_log import RunLog, log_level, log_path
 from .summary import RunResult, YearOutcome, engine_versions, format_year_line, versions, write_summary
-from .years import check_years_supported, projected_years
 
 Echo = Callable[[str], None]
 

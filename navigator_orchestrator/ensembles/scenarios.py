@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .config import SimulationConfig, _jsonable, overlay_file
-from .errors import ConfigError, InputError
+from ..errors import ConfigError, InputError
+from ..inputs.config import SimulationConfig, _jsonable, overlay_file
 
 SEED_KEY = "simulation.random_seed"
 REFUSED = {
