@@ -104,10 +104,11 @@ def status_line(state: dict[str, str]) -> str:
     off = {name: why for name, why in state.items() if why != "on"}
     if not off:
         return f"dbt speed-ups: all on ({', '.join(state)})"
-    reasons = sorted(set(off.values()))
+    reasons = "; ".join(reason.removeprefix("off (").removesuffix(")") for reason in sorted(set(off.values())))
+    if len(off) == len(state):
+        return f"dbt speed-ups: all off, dbt as shipped ({reasons})"
     on = [name for name in state if name not in off]
-    return (f"dbt speed-ups: {', '.join(off)} off, dbt as shipped there: {'; '.join(reasons)}"
-            + (f" (on: {', '.join(on)})" if on else ""))
+    return f"dbt speed-ups: {', '.join(off)} off, dbt as shipped there ({reasons}); on: {', '.join(on)}"
 
 
 def invocation_callbacks() -> list[Callable[[Any], None]]:
