@@ -29,18 +29,21 @@ PEOPLE = {
 }
 
 
+def _census_row(batch: int, number: int, emp: str, birth: dt.date, pay: int, rate: float) -> dict:
+    """A long-serving active person with no contributions yet: only birth date, pay and deferral rate differ."""
+    hire = dt.date(2010, 3, 1)
+    return {"employee_id": emp, "employee_ssn": f"100-{batch:02d}-{number:04d}", "employee_birth_date": birth,
+            "employee_hire_date": hire, "employee_termination_date": None, "employee_gross_compensation": pay,
+            "employee_capped_compensation": min(pay, 350000), "employee_deferral_rate": rate,
+            "employee_contribution": 0, "pre_tax_contribution": 0, "roth_contribution": 0,
+            "after_tax_contribution": 0, "employer_core_contribution": 0, "employer_match_contribution": 0,
+            "eligibility_entry_date": hire, "active": True}
+
+
 @pytest.fixture(scope="module")
 def constructed_run(planwise_run, tmp_path_factory):
-    rows = []
-    for number, (emp, (birth, rate, _)) in enumerate(PEOPLE.items(), 1):
-        hire = dt.date(2010, 3, 1)
-        rows.append({
-            "employee_id": emp, "employee_ssn": f"100-01-{number:04d}", "employee_birth_date": birth,
-            "employee_hire_date": hire, "employee_termination_date": None, "employee_gross_compensation": 400000,
-            "employee_capped_compensation": 350000, "employee_deferral_rate": rate, "employee_contribution": 0,
-            "pre_tax_contribution": 0, "roth_contribution": 0, "after_tax_contribution": 0,
-            "employer_core_contribution": 0, "employer_match_contribution": 0, "eligibility_entry_date": hire,
-            "active": True})
+    rows = [_census_row(1, number, emp, birth, 400000, rate)
+            for number, (emp, (birth, rate, _)) in enumerate(PEOPLE.items(), 1)]
     census = write_census(rows, tmp_path_factory.mktemp("constructed") / "census.csv")
     run = planwise_run(years="2025-2026", census=census, overrides={k.replace("__", "."): v for k, v in NO_CHURN.items()})
     assert run.status == "success", run.stderr
@@ -113,16 +116,8 @@ RICH_CUT = {  # id: (match, core)
 
 @pytest.fixture(scope="module")
 def rich_plan_run(planwise_run, tmp_path_factory):
-    rows = []
-    for number, (emp, (birth, pay, rate)) in enumerate(RICH_PEOPLE.items(), 1):
-        hire = dt.date(2010, 3, 1)
-        rows.append({
-            "employee_id": emp, "employee_ssn": f"100-02-{number:04d}", "employee_birth_date": birth,
-            "employee_hire_date": hire, "employee_termination_date": None, "employee_gross_compensation": pay,
-            "employee_capped_compensation": min(pay, 350000), "employee_deferral_rate": rate,
-            "employee_contribution": 0, "pre_tax_contribution": 0, "roth_contribution": 0,
-            "after_tax_contribution": 0, "employer_core_contribution": 0, "employer_match_contribution": 0,
-            "eligibility_entry_date": hire, "active": True})
+    rows = [_census_row(2, number, emp, birth, pay, rate)
+            for number, (emp, (birth, pay, rate)) in enumerate(RICH_PEOPLE.items(), 1)]
     census = write_census(rows, tmp_path_factory.mktemp("rich_plan") / "census.csv")
     run = planwise_run(years="2025-2025", census=census, overrides=RICH_PLAN)
     assert run.status == "success", run.stderr
