@@ -1,17 +1,17 @@
-"""RECOVERY.md (issue 4): every `planwise ...` command it shows parses with the real CLI parser, and it has the
-rows the hardening errors point to. The fix commands written into the orchestrator's own error hints parse too.
+"""RECOVERY.md: every `planwise ...` command it shows parses with the real CLI parser, and it has a row for each
+error of the run lock, backups and the required environment. The fix commands written into the orchestrator's own
+error hints parse too. (README.md's and docs/'s commands: tests/test_docs.py.)
 """
 
 from __future__ import annotations
 
 import ast
 import re
-import shlex
 
 import pytest
+from test_docs import documented_commands, parse_failure
 
 from navigator_orchestrator.inputs import paths
-from navigator_orchestrator.cli import build_parser
 
 RECOVERY = paths.PROJECT_ROOT / "RECOVERY.md"
 SOURCES = sorted((paths.PROJECT_ROOT / "navigator_orchestrator").rglob("*.py"))
@@ -19,17 +19,7 @@ SOURCES = sorted((paths.PROJECT_ROOT / "navigator_orchestrator").rglob("*.py"))
 
 def commands_in_markdown(text: str) -> list[str]:
     """`planwise ...` in inline code spans, and lines starting with `planwise ` inside fenced code blocks."""
-    found, fenced = [], False
-    for line in text.splitlines():
-        if line.lstrip().startswith("```"):
-            fenced = not fenced
-            continue
-        if fenced:
-            if line.strip().startswith("planwise "):
-                found.append(line.split("#", 1)[0].strip())
-            continue
-        found += [span for span in re.findall(r"`([^`]+)`", line) if span.startswith("planwise ")]
-    return found
+    return [command for command, _ in documented_commands(text)]
 
 
 def commands_in_hints() -> list[str]:
@@ -51,15 +41,6 @@ def commands_in_hints() -> list[str]:
                 continue
             found += re.findall(r"`(planwise [^`]+)`", text)
     return found
-
-
-def parse_failure(command: str) -> str | None:
-    """None when the real parser accepts the command, else why not (argparse exits on errors)."""
-    try:
-        build_parser().parse_args(shlex.split(command)[1:])
-    except SystemExit as exit_:
-        return f"exit {exit_.code}"
-    return None
 
 
 def test_every_command_in_recovery_md_parses(capsys):
