@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# validate_production.sh: the hardening plan's four checks before a production run, each with its verdict, its
+# validate_production.sh: the four checks before a production run, each with its verdict, its
 # seconds and an evidence file (the step's whole output). Every step runs even when an earlier one failed, so one
 # pass reports every problem; the last line says "all 4 steps passed" only when each of the four did.
 set -uo pipefail

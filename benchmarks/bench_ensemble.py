@@ -1,5 +1,5 @@
 """Ensemble throughput: seconds per run of a `planwise ensemble` on the local pool, next to one `planwise run` of the
-same session and `benchmarks/reference.py`'s fixed workload (not a timed test: numbers depend on the machine).
+same sitting and `benchmarks/reference.py`'s fixed workload (not a timed test: numbers depend on the machine).
 
 Why: the target is at most 3 s per run for a 20-run ensemble (2 scenarios x 10 seeds) of the default 5,000-person
 census x 5 years on 2 local workers; a run alone pays Python, dbt's import and parse, which a worker pays once.

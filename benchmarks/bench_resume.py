@@ -1,6 +1,6 @@
 """What `--resume` costs when every year is proven: verifying the checkpoints of a finished run (not a timed test).
 
-Why: the target is under 1 s to verify five checkpoints of a 100,000-person run (issue 8), so that resuming
+Why: the target is under 1 s to verify five checkpoints of a 100,000-person run, so that resuming
 never costs noticeably more than the years it saves. The work is reading and checking five `.done` files, hashing
 the dbt project's files, and one grouped digest scan per year-keyed table over all five years.
 
@@ -9,7 +9,7 @@ How:
     python benchmarks/bench_resume.py --employees 5000 --workdir /tmp/bench_resume
     python benchmarks/bench_resume.py --reuse          # verify the run an earlier call left in --workdir again
 
-Builds the run once (`planwise run`, timed: the same-session reference), then times `Checkpoints.plan` in
+Builds the run once (`planwise run`, timed: the reference beside the resume), then times `Checkpoints.plan` in
 this process (median of --repeat) and a whole `planwise run --resume` that skips every year (wall, median of 3),
 and prints both beside the full run and `benchmarks/reference.py`'s fixed workload.
 """
@@ -86,7 +86,7 @@ def main() -> None:
           else f"the run in {args.workdir} ({args.years}), reused")
     reference = statistics.median([reference_before, reference_after])
     if full is not None:
-        print(f"  full run (same session)                 {describe(full, reference)}")
+        print(f"  full run (same sitting)                 {describe(full, reference)}")
     print(f"  verify {end - start + 1} checkpoints (in-process)      {statistics.median(verify):7.3f} s  median of "
           f"{args.repeat} ({', '.join(f'{s:.3f}' for s in verify)}); target < 1 s")
     print(f"  `planwise run --resume`, all skipped    {statistics.median(resume):7.2f} s  median of 3 "

@@ -1,15 +1,15 @@
 """End-to-end speed and memory benchmark of `planwise run` (not a timed test: numbers depend on the machine).
 
-Why: the acceptance targets (TARGETS: issue 10's default run, 100,000 x 5 and 1,000,000 x 10 years, and the
-first issue's 6 GB for 1,000,000 x 5) were set on the machine of their day; these machines differ by up to
-2.5x from one session to the next, so each verdict also names the reference workload's time.
+Why: the speed and memory targets (TARGETS: the default 5,000 x 5 years, 100,000 x 5 and 1,000,000 x 10 years,
+and 6 GB for 1,000,000 x 5) hold on a 2-core machine, and one machine's speed varies by up to 2.5x from one sitting
+to the next, so each verdict also names the reference workload's time.
 This measures exactly what a user runs: one `planwise run` subprocess per repetition, each on a fresh database.
 
 How:
     python benchmarks/bench_run.py                                   # 100,000 employees, 3 repetitions
     python benchmarks/bench_run.py --employees 100000 1000000 --repeat 1 --workdir /tmp/bench
     python benchmarks/bench_run.py --checkout /tmp/old-checkout      # the same runs with another checkout's code,
-                                                                     # for a before/after in one session
+                                                                     # for a before/after in one sitting
 
 For each size: `planwise census generate --employees N --seed 42` once (not timed), then `--repeat` times
 `planwise run --years Y0-Y1 --census ... --db <fresh folder>/simulation.duckdb --threads T`. Per repetition:
@@ -18,7 +18,7 @@ which is the one python process since dbt runs in-process) and, as a cross-check
 the child's process tree sampled from /proc; and from the run's summary.json the dbt invocations and per-year
 seconds. Prints one table per size, a line against the targets, and writes results.json into the workdir.
 Exits 1 if any run fails (its stderr tail is printed). Every median wall time is also given as a multiple of
-`benchmarks/reference.py`'s fixed workload, timed before and after the runs: compare those ratios across sessions.
+`benchmarks/reference.py`'s fixed workload, timed before and after the runs: compare those ratios across sittings and machines.
 """
 
 from __future__ import annotations
@@ -228,7 +228,7 @@ def target_line(results: dict[int, list[dict]], years: list[int], reference: flo
                          f"(peak {peak / GIB:.2f} GiB)")
     if not parts:
         return f"targets: none for {len(years)} years"
-    return f"targets (reference workload {reference:.2f} s this session): " + "; ".join(parts)
+    return f"targets (reference workload {reference:.2f} s, timed beside them): " + "; ".join(parts)
 
 
 # -------------------------------------------------------------------------------------------------------- main

@@ -1,6 +1,6 @@
-"""A fixed workload timed in the same session as a benchmark, so its figures hold on another machine as ratios.
+"""A fixed workload timed in the same sitting as a benchmark, so its figures hold on another machine as ratios.
 
-These machines differ by up to 2x from one session to the next; a figure alone says little, a figure divided by
+A machine's speed varies by up to 2x from one sitting to the next; a figure alone says little, a figure divided by
 this reference says how the code changed. The workload mixes what a run spends its time on: DuckDB hashing and
 aggregating on one thread (`md5_number` over 2,000,000 values, as the draws do) and pure Python (the interpreter
 work dbt's Jinja and event code does). Median of five; `python benchmarks/reference.py` prints it alone.

@@ -1,4 +1,4 @@
-"""Backups (issue 4): seven runs leave five verified backups plus latest, a damaged backup fails `verify`,
+"""Backups: seven runs leave five verified backups plus latest, a damaged backup fails `verify`,
 restore gives back the backup's marts; disk full or an unwritable backup folder leave no partial backup and the
 database byte-identical; a Hypothesis state machine drives create/rotate/verify/restore/corrupt.
 

@@ -69,7 +69,7 @@ def test_defaults_file_loads_and_equals_schema_defaults():
 
 def test_spec_defaults_are_the_schema_defaults():
     """The table of simulation.md 1.2, restated independently, so a wrong schema default fails here; then the
-    orchestrator's own keys (issue 4: backups, required environment variables)."""
+    orchestrator's own keys (backups, required environment variables)."""
     expected = {
         "simulation.start_year": 2025, "simulation.end_year": 2029, "simulation.random_seed": 42,
         "simulation.target_growth_rate": 0.03, "workforce.total_termination_rate": 0.12,

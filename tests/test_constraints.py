@@ -1,4 +1,4 @@
-"""Day 0, a known-good environment: constraints.txt pins every package the suite passes with, the engine's packages
+"""A known-good environment: constraints.txt pins every package the suite passes with, the engine's packages
 installed here are exactly the pinned ones, and both README commands and CI install through it."""
 
 import re

@@ -1,5 +1,5 @@
 """The invariants of simulation.md section 6 (items 1-9; 10-11, determinism and config sensitivity, have their own
-tests), the plan-rule invariants 12-15 of issue 9 (deferral day by day, match and core, auto-enrollment, opt-out)
+tests), the plan-rule invariants 12-15 (deferral day by day, match and core, auto-enrollment, opt-out)
 with one deliberate corruption each that they must catch, and the worked examples of sections 3.1 and 4.
 
 Every invariant is checked on two real runs built by the CLI: the default census (5,000 people) and a generated

@@ -1,4 +1,4 @@
-"""The run lock (issue 4): a second run or restore on a database in use fails at once naming the holder's pid
+"""The run lock: a second run or restore on a database in use fails at once naming the holder's pid
 and run id; other databases proceed; a lock left by a dead process is taken over; DuckDB's own lock error reads
 the same way; a process killed during a backup leaves no partial file named as a backup and a usable latest.
 

@@ -1,4 +1,4 @@
-"""Parse once, not once per run (issue 10): dbt's partial parse is kept per project and database name and reused
+"""Parse once, not once per run: dbt's partial parse is kept per project and database name and reused
 by the next process; an edited model is re-parsed and its edit takes effect; a corrupt cache is parsed anew;
 inside one process the manifest is reused while the project's files are unchanged."""
 

@@ -2,10 +2,10 @@
 growth included; the years and seed are the run's arguments), on small generated censuses, every invariant of
 simulation.md section 6 holds.
 
-At the edges of their declared ranges three keys once broke a rule of the design (issue 9's findings): a
-`new_hire_termination_rate` near 1 made the leaver quota unreachable (the range now ends at 0.99), and a
-`salary_adjustment` of 3 or raises of 50 % put hire pay outside 0.5 x min .. 2 x max of the band (hire pay is now
-kept inside it). The tests at the end run those edges.
+The tests at the end run the edges of three keys' declared ranges, where a rule of the design is hardest to keep:
+a `new_hire_termination_rate` of 0.99 (the range ends there: at 1 the leaver quota is unreachable), and a
+`salary_adjustment` of 3 or raises of 50 %, which must still give hire pay inside 0.5 x min .. 2 x max of the
+band.
 
 Each example is one real run (a small census, two years); Hypothesis never runs dbt again for a value it has
 already tried, because `planwise_run` builds each distinct input once per session.

@@ -1,4 +1,4 @@
-"""Quality gates (issue 7): each check catches its own corruption with the failing rows in hand, a check that
+"""Quality gates: each check catches its own corruption with the failing rows in hand, a check that
 raises or gives no verdict fails closed, warnings never stop a run, `planwise check` runs the same gates on a
 database, and dbt's tag:critical tests work from dbt/ on the database a run left."""
 

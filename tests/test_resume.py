@@ -1,4 +1,4 @@
-"""Recover without starting over (issue 8): year checkpoints and `planwise run --resume`, with real processes
+"""Recover without starting over: year checkpoints and `planwise run --resume`, with real processes
 killed for real (SIGKILL) at more than twenty points of a 3-year run.
 
 Every scenario starts from a copy of a database a different run (seed 7) completed, so a killed run has a real
@@ -162,7 +162,7 @@ def test_sigkill_anywhere_then_resume_equals_the_uninterrupted_run(world, tmp_pa
 
 
 def test_a_model_broken_in_2026_then_fixed_resumes_from_2026(world, tmp_path):
-    """The hardening plan's resume test: the fix changes only 2026's SQL, so 2025 is proven and skipped."""
+    """A model fixed after it failed in 2026: the fix changes only 2026's SQL, so 2025 is proven and skipped."""
     project = copy_dbt_project(tmp_path)
     model = project / "models" / "intermediate" / "int_hiring_events.sql"
     good = model.read_text()

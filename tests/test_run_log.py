@@ -1,4 +1,4 @@
-"""Every run explains itself (issue 7): one run id across the JSONL log, summary.json, run_metadata and dq_results;
+"""Every run explains itself: one run id across the JSONL log, summary.json, run_metadata and dq_results;
 a summary that exists from the start and survives SIGKILL, failures, Ctrl-C, SIGTERM and a failed backup;
 LOG_LEVEL filtering file and console alike."""
 

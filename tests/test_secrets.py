@@ -1,4 +1,4 @@
-"""Secrets (issue 4): one masking function for every line, summary and error; a secret planted in `.env` appears
+"""Secrets: one masking function for every line, summary and error; a secret planted in `.env` appears
 in no file a run writes (dbt's log and the database bytes included) nor on the console; a missing required
 variable stops the run with exit code 2 naming it, the database byte-identical and nothing written.
 

@@ -1,9 +1,9 @@
-"""validate_production.sh (hardening plan): a good database in a good environment passes all four steps, and each
+"""validate_production.sh, the four checks before a production run: a good database in a good environment passes all four steps, and each
 step, broken (a missing required variable, a failing smoke test, a planted bad row, an impossible time limit),
 makes the script exit non-zero with that step named in its table and its FAILED line, never claiming that all
 checks passed. Every step runs whatever the others found, so one validation breaks two steps at once and checks
-that exactly those fail: three validations instead of five (each one is a pytest session, a dbt full parse and a
-simulated year). Real subprocesses; each test writes under its tmp_path (a copy of the session's database).
+that exactly those fail: three validations cover the five cases (each one is a pytest session, a dbt full parse
+and a simulated year). Real subprocesses; each test writes under its tmp_path (a copy of the session's database).
 """
 
 from __future__ import annotations
