@@ -220,7 +220,7 @@ def test_every_documented_command_form_runs(tmp_path):
         for part in ("config/simulation_config.yaml", "scenarios", "census", "tests", "baselines", ".gitignore",
                      ".env.example", ".github/workflows/planwise.yml"):
             assert (project / part).exists(), f"planwise init left no {part} in {project.name}"
-    assert (tmp_path / "acme" / "census" / census.name).read_bytes() == census.read_bytes()
+    assert (tmp_path / "acme" / "census" / "census.parquet").is_file(), "init --census copied no census"
 
     assert sorted(set(ran)) == sorted(f for f, node_id in FORMS.items() if node_id == RUNNER)
 
