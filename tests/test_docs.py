@@ -212,7 +212,7 @@ def test_every_documented_command_form_runs(tmp_path):
     assert (ens / "runs.parquet").is_file() and (ens / "paired.csv").is_file()
     resumed = cli("ensemble", "--scenarios", *scenarios, "--seeds", "1-2", "--years", "2025", "--census", census,
                   "--out", ens, "--resume")
-    assert "ok in" not in resumed, "a resumed ensemble whose runs all verify ran one again"
+    assert "resume: 4 of 4 runs verified and kept, 0 to run" in resumed
 
     cli("init", tmp_path / "bare")
     cli("init", tmp_path / "acme", "--census", census)
@@ -220,7 +220,8 @@ def test_every_documented_command_form_runs(tmp_path):
         for part in ("config/simulation_config.yaml", "scenarios", "census", "tests", "baselines", ".gitignore",
                      ".env.example", ".github/workflows/planwise.yml"):
             assert (project / part).exists(), f"planwise init left no {part} in {project.name}"
-    assert (tmp_path / "acme" / "census" / "census.parquet").is_file(), "init --census copied no census"
+    copied = [path.read_bytes() for path in (tmp_path / "acme" / "census").iterdir() if path.suffix == ".parquet"]
+    assert copied == [census.read_bytes()], "init --census did not copy the census into census/"
 
     assert sorted(set(ran)) == sorted(f for f, node_id in FORMS.items() if node_id == RUNNER)
 
