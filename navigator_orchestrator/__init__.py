@@ -9,6 +9,7 @@ The public API (what the `planwise` CLI and the pytest plugin call):
     config = planwise.load_config("my_plan.yaml", {"simulation.random_seed": 7})
     planwise.generate_census(1000, seed=42, out="census.parquet")
     planwise.run_ensemble(planwise.EnsembleRequest(scenarios=[...], seeds="1-20", out=Path("ens")))
+    planwise.init_project("acme", census="census.csv")       # a plan project (`planwise init`)
 
 Bad input raises `InputError` and a database in use `LockError`, before anything is touched (`PlanwiseError`
 carries the one-line message and its fix). Names load on first use, so `import navigator_orchestrator` stays cheap
@@ -23,7 +24,8 @@ _API = {name: "api" for name in ("RunRequest", "RunResult", "run_request", "simu
                                  "CheckReport", "check",
                                  "SimulationConfig", "load_config", "generate_census", "run_ensemble")}
 _API.update({"EnsembleRequest": "ensembles.ensemble", "Verdict": "run.quality", "CheckResult": "run.quality",
-             "PlanwiseError": "errors", "InputError": "errors", "LockError": "errors", "ConfigError": "errors"})
+             "PlanwiseError": "errors", "InputError": "errors", "LockError": "errors", "ConfigError": "errors",
+             "init_project": "plan_project", "InitResult": "plan_project"})
 __all__ = sorted(_API)
 
 

@@ -1,5 +1,5 @@
 """Command line: `planwise run`, `planwise check`, `planwise backup create|list|verify|restore`,
-`planwise census generate`, `planwise ensemble`.
+`planwise census generate`, `planwise ensemble`, `planwise init`.
 Same as `python -m navigator_orchestrator.cli`.
 
 Every failure ends with one line on stderr naming what is wrong and how to fix it, and a non-zero exit code
@@ -22,7 +22,7 @@ from .errors import BackupError, InputError, PlanwiseError
 from .inputs.paths import resolve_db_path
 from .safety.masking import mask
 
-DB_HELP = "DuckDB file (default: $DB_PATH, else dbt/simulation.duckdb)"
+DB_HELP = "DuckDB file (default: $DB_PATH, else dbt/simulation.duckdb; in a plan project, its simulation.duckdb)"
 
 
 class _Parser(argparse.ArgumentParser):
@@ -40,8 +40,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--years", help="START-END or one year, e.g. 2025-2029 (default: the config's years)")
     run.add_argument("--seed", type=_non_negative_int, help="random seed (default: simulation.random_seed)")
     run.add_argument("--config", type=Path, help="YAML config (default: config/simulation_config.yaml)")
-    run.add_argument("--census", type=Path, help="census in PlanWise format, .parquet or .csv "
-                                                  "(default: the bundled 5,000-person census, made on first use)")
+    run.add_argument("--census", type=Path, help="census in PlanWise format, .parquet or .csv (default: in a plan "
+                                                  "project the file in its census/, else the bundled 5,000-person "
+                                                  "census, made on first use)")
     run.add_argument("--db", help=DB_HELP)
     run.add_argument("--threads", type=_threads, default=min(4, os.cpu_count() or 1),
                      help="dbt and DuckDB threads, 1..64 (results are identical for any value)")
@@ -50,8 +51,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--resume", action="store_true",
                      help="skip the years whose checkpoints (.checkpoints/ beside the database) prove them complete "
                           "and unchanged; rebuild from the first year that is not (same other arguments as the run)")
-    run.add_argument("--dbt-project", type=Path, help="dbt project folder to run (default: dbt/ of this checkout); "
-                                                      "for trying a fix on a copy of the models")
+    run.add_argument("--dbt-project", type=Path, help="dbt project folder to run (default: dbt/ of this checkout, or "
+                                                      "of the plan project if it has one, else the installed "
+                                                      "package's); for trying a fix on a copy of the models")
 
     check = commands.add_parser("check", help="run the per-year quality gates on an existing database "
                                               "(after plain dbt, or to re-check a run); exit 1 on an error")
@@ -106,6 +108,15 @@ def build_parser() -> argparse.ArgumentParser:
     generate.add_argument("--employees", type=_positive_int, required=True, help="number of people")
     generate.add_argument("--seed", type=_non_negative_int, default=42, help="generator seed (default 42)")
     generate.add_argument("--out", type=Path, required=True, help="output file, .parquet or .csv")
+
+    init = commands.add_parser("init", help="create a plan project in DIR for a team to keep under git: config, "
+                                             "scenarios, census/, tests, baselines/, .gitignore, CI workflow")
+    init.add_argument("directory", type=Path, metavar="DIR", help="folder to create (new, or empty)")
+    init.add_argument("--census", type=Path, help="census in PlanWise format, .parquet or .csv: checked as a run "
+                                                  "would, copied to DIR/census/, the project's default from then on")
+    init.add_argument("--with-dbt", action="store_true", help="copy the dbt project to DIR/dbt/, which the project "
+                                                              "then runs instead of the installed one (to change "
+                                                              "models)")
     return parser
 
 
@@ -279,6 +290,18 @@ def _census(args: argparse.Namespace) -> int:
     return 0
 
 
+def _init(args: argparse.Namespace) -> int:
+    from .plan_project import init_project
+
+    made = init_project(args.directory, census=args.census, with_dbt=args.with_dbt)
+    for line in made.census.summary_lines() if made.census else ():
+        _say(line)
+    _say(f"created plan project {made.project} ({len(made.files)} files; planwise.yaml lists what is where)")
+    _say(f"next: cd {args.directory} && git init && planwise run --years 2025-2026 && python -m pytest -m smoke "
+         f"&& python -m pytest --update-baseline")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     """The `planwise` command: `.env` of the current folder first (real environment variables win).
 
@@ -296,7 +319,7 @@ def run_cli(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return {"run": _run, "check": _check, "backup": _backup, "census": _census,
-                "ensemble": _ensemble}[args.command](args)
+                "ensemble": _ensemble, "init": _init}[args.command](args)
     except PlanwiseError as error:
         _error(str(error))
         return error.exit_code

@@ -16,9 +16,9 @@ import sys
 from importlib import metadata
 from pathlib import Path
 
-from .inputs.paths import PROJECT_ROOT
+from .inputs.paths import SHIPPED
 
-CONSTRAINTS = PROJECT_ROOT / "constraints.txt"
+CONSTRAINTS = SHIPPED / "constraints.txt"
 #: The engine's packages: a different version of one of these can change results or break the models.
 CORE_PACKAGES = ("dbt-core", "dbt-duckdb", "duckdb")
 _PIN = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)\s*==\s*([^\s;#]+)\s*(?:[;#].*)?$")

@@ -135,7 +135,8 @@ def _execute(root: Path, spec: RunSpec, folder: Path, in_subprocess: bool) -> No
     db_path = folder / "simulation.duckdb"
     if in_subprocess:
         argv = ["run", "--years", f"{spec.start_year}-{spec.end_year}", "--seed", str(spec.seed), "--config",
-                str(config_path), "--census", str(census), "--db", str(db_path), "--threads", str(spec.threads)]
+                str(config_path), "--census", str(census), "--db", str(db_path), "--threads", str(spec.threads),
+                "--dbt-project", str(DBT_DIR)]  # the child starts in the run's folder: name this session's project
         returncode, stdout, stderr = _in_subprocess(argv, folder)
         summary, errors = planwise.latest_summary(db_path) or {}, []
     else:

@@ -7,8 +7,8 @@ command line into its log, so the log passes through `masking.mask` after every 
 are not written: `_LEAN`).
 
 Parsing once, not once per run: dbt's own partial parsing (`partial_parse.msgpack`) is kept in one cache folder
-per database name (`target/planwise_parse/` in the project, or `$PLANWISE_PARSE_CACHE`, which copies of the
-project share), and the parse runs with the same profile values every time (a placeholder path with that name,
+per database name (`target/planwise_parse/` in the project, `artifacts/dbt_parse/` beside the database for the
+installed package's own project, or `$PLANWISE_PARSE_CACHE`, which copies of the project share), and the parse runs with the same profile values every time (a placeholder path with that name,
 one thread), because dbt's state check hashes the profile's connection values: a per-database path, or another
 `--threads`, would re-parse the whole project (about 3.5 s more than a partial parse). The manifest only names the
 database (the file's stem), so it serves every file of that name. dbt itself decides whether the cache still holds
@@ -33,7 +33,7 @@ import duckdb
 
 from . import dbt_fast_paths
 from ..errors import SimulationError
-from ..inputs.paths import DBT_DIR
+from ..inputs.paths import DBT_DIR, is_shipped
 from ..safety.interrupts import lost_interrupt
 from ..safety.locking import file_lock
 from ..safety.masking import mask_file
@@ -246,9 +246,14 @@ def _release_database(result: Any) -> None:
 
 
 def parse_cache_dir(project_dir: Path, db_path: Path) -> Path:
-    """Where dbt keeps its partial parse of this project for databases named like `db_path`."""
+    """Where dbt keeps its partial parse of this project for databases named like `db_path`: the installed
+    package's own project is never written, so its cache lives beside the database, under artifacts/."""
     root = os.environ.get(PARSE_CACHE_ENV)
-    return (Path(root) if root else project_dir / "target" / "planwise_parse") / db_path.stem
+    if root:
+        return Path(root) / db_path.stem
+    if is_shipped(project_dir):
+        return db_path.parent / "artifacts" / "dbt_parse" / db_path.stem
+    return project_dir / "target" / "planwise_parse" / db_path.stem
 
 
 def _relocate_seeds(manifest: Any, project_dir: Path) -> Any:

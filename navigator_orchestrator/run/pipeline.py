@@ -28,7 +28,7 @@ from ..dbt_layer.held_open import connect, held_open
 from ..errors import InputError, PlanwiseError, SimulationError
 from ..inputs.census import StagedCensus, generate_census, stage_census
 from ..inputs.config import SimulationConfig
-from ..inputs.paths import DBT_DIR, DEFAULT_CENSUS, DEFAULT_CENSUS_EMPLOYEES, DEFAULT_CENSUS_SEED
+from ..inputs.paths import DBT_DIR, DEFAULT_CENSUS, DEFAULT_CENSUS_EMPLOYEES, DEFAULT_CENSUS_SEED, project_census
 from ..inputs.years import check_years_supported, projected_years
 from ..safety.backup import create_backup
 from ..safety.digest import row_counts, year_digests, year_keyed_present
@@ -64,9 +64,13 @@ def new_run_id(now: datetime | None = None) -> str:
 
 
 def resolve_census(path: Path | None, echo: Echo) -> Path:
-    """The given census, or the bundled default, generated on first use (never committed)."""
+    """The given census, else a plan project's own, else the bundled default, generated on first use (never
+    committed)."""
     if path is not None:
         return path
+    own = project_census()
+    if own is not None:
+        return own
     if not DEFAULT_CENSUS.exists():
         echo(f"generating the default census ({DEFAULT_CENSUS_EMPLOYEES:,} people, seed {DEFAULT_CENSUS_SEED}) "
              f"at {DEFAULT_CENSUS}")
