@@ -112,7 +112,8 @@ def census_readme() -> str:
 Put the plan's census here, one `.parquet` or `.csv` file: in this project `planwise run` and the tests use it by
 default (`planwise run --census FILE` uses another file for one run; with several files here a run asks which).
 Without one, runs use a generated {paths.DEFAULT_CENSUS_EMPLOYEES:,}-person census (`data/census_default.parquet`,
-made on first use, git-ignored). `planwise init --census FILE` checks a file as a run would and puts it here.
+made on first use, git-ignored). `planwise init DIR --census FILE` checks a file as a run would and puts it in the
+new project's census/.
 
 The census is as of December 31 of the year before `simulation.start_year`: one row per employee, with a header
 row. Columns are matched by name (case and surrounding spaces ignored); other columns are ignored and reported.
