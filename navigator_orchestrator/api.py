@@ -24,7 +24,7 @@ def run_request(*, years: tuple[int, int] | None = None, seed: int | None = None
                 db: Path | str | None = None, threads: int = 2, backup: bool = True, resume: bool = False,
                 dbt_project: Path | str | None = None) -> RunRequest:
     """A validated RunRequest as `planwise run` builds it: `years` and `seed` override the config's, `db` defaults
-    to $DB_PATH then dbt/simulation.duckdb, `census` to the bundled one."""
+    to $DB_PATH then the default database, `census` to a plan project's own, else the bundled one (inputs/paths.py)."""
     values = dict(overrides or {})
     if years is not None:
         values.update({"simulation.start_year": years[0], "simulation.end_year": years[1]})

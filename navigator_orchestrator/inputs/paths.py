@@ -11,7 +11,7 @@ that holds `planwise.yaml` is a plan project (`planwise init`), and its files wi
     config/simulation_config.yaml        the default config
     census/*.parquet or *.csv            the default census: the one file there (none: data/census_default.parquet,
                                          generated on first use; several: a run asks for --census)
-    dbt/ (with dbt_project.yml)          the dbt project, when `planwise init --with-dbt` copied it (else the shipped one)
+    dbt/ (with dbt_project.yml)          the dbt project, when `planwise init --with-dbt` copied it (else shipped)
     simulation.duckdb                    the default database (logs, artifacts, backups, checkpoints beside it)
     baselines/                           the pytest plugin's baselines (pytest's rootdir there)
 
