@@ -21,6 +21,7 @@ import duckdb
 
 from navigator_orchestrator.inputs.config import load_config
 
+from .match_rules import match_amount, match_ceiling
 from .runs import PlanwiseRun
 
 SHOW = 5  # offending rows shown per failed check
@@ -524,7 +525,8 @@ def invariant_7_age_and_tenure_advance_one_year(ctx: Ctx) -> list[str]:
 
 def invariant_8_prorated_pay_and_contribution_limits(ctx: Ctx) -> list[str]:
     problems: list[str] = []
-    match_rate, max_match = ctx.rate("employer_match.rate"), ctx.rate("employer_match.max_match_percentage")
+    top_share, top_rate = match_ceiling(ctx.cfg)
+    cap = ctx.cfg["employer_match.max_match_amount"]
     limit_years = {row[0] for row in ctx.rows("select limit_year from config_irs_limits")}
     if not set(ctx.years) <= limit_years:
         problems.append(f"config_irs_limits misses years {set(ctx.years) - limit_years}")
@@ -554,14 +556,16 @@ def invariant_8_prorated_pay_and_contribution_limits(ctx: Ctx) -> list[str]:
         order by s.simulation_year, s.employee_id
     """)
     # money is rounded to the cent (half away from zero, monotone): the bound is the product rounded to the cent
-    ctx.check(problems, "employer match above rate x max_match x prorated pay (or above rate x contribution)", f"""
+    ctx.check(problems, "employer match above the formula's largest share of plan pay (or above its largest rate x "
+                        "contribution, or above max_match_amount)", f"""
         select employee_id, simulation_year, prorated_annual_compensation, employee_contribution,
                employer_match_amount
         from fct_workforce_snapshot
         where employer_match_amount is null or employer_match_amount < 0
            or employer_match_amount > round(least(prorated_annual_compensation, (select compensation_limit
-                  from config_irs_limits where limit_year = simulation_year)) * {match_rate} * {max_match}, 2)
-           or employer_match_amount > round(employee_contribution * {match_rate}, 2)
+                  from config_irs_limits where limit_year = simulation_year)) * {top_share}, 2)
+           or employer_match_amount > round(employee_contribution * {top_rate}, 2)
+           or employer_match_amount > {"employer_match_amount" if cap is None else cap}
         order by simulation_year, employee_id
     """)
     ctx.check(problems, "terminated person with employer match or core", """
@@ -729,7 +733,6 @@ def recompute_money(ctx: Ctx) -> list[Money]:
     """The sampled people's pay, deferral, match and core recomputed from their events, the config and the IRS
     seed (docs/simulation.md, Contributions). Everyone in the sample, in (year, employee_id) order."""
     limits = irs_limits(ctx)
-    match_rate, max_match = ctx.rate("employer_match.rate"), ctx.rate("employer_match.max_match_percentage")
     core_rate = ctx.rate("employer_core_contribution.rate") if ctx.cfg["employer_core_contribution.enabled"] \
         else Decimal(0)
     minimum_hours = Decimal(ctx.cfg["employer_core_contribution.minimum_hours"])
@@ -743,7 +746,7 @@ def recompute_money(ctx: Ctx) -> list[Money]:
         deferral = min(requested, limit)
         plan = min(pay, Decimal(limits[year]["compensation_limit"]))
         eligible = terminated is None and Decimal(2080) * days / days_in_year(year) >= minimum_hours
-        match_formula = round_half_up(min(deferral * match_rate, plan * max_match * match_rate), CENT) \
+        match_formula = round_half_up(match_amount(ctx.cfg, deferral, plan, year - hired.year), CENT) \
             if eligible else Decimal(0)
         core_formula = round_half_up(plan * core_rate, CENT) if eligible else Decimal(0)
         room = max(Decimal(0), Decimal(limits[year]["annual_additions_limit"])
@@ -785,8 +788,8 @@ def invariant_12_employee_contribution_day_by_day(ctx: Ctx) -> list[str]:
 def invariant_13_match_and_core_recomputed(ctx: Ctx) -> list[str]:
     """Sampled match and core = the formula on plan pay (401(a)(17)), hours rule, year-end status, 415(c)."""
     return _money_problems(ctx, ("plan", "match", "core", "additions_limit_applied"),
-                           "plan compensation, employer match or core != min(deferral x rate, plan pay x max x "
-                           "rate) and core rate x plan pay for actives meeting minimum hours, cut to 415(c)")
+                           "plan compensation, employer match or core != the match formula's tiers on the deferral "
+                           "and plan pay and core rate x plan pay for actives meeting minimum hours, cut to 415(c)")
 
 
 # ----------------------------------------------------------------------------- 14-15. enrollment (issue 9 plan rules)

@@ -6,6 +6,7 @@ never once per shrink step of the same value) or write censuses with `write_cens
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from pathlib import Path
 from typing import Any
@@ -14,8 +15,8 @@ import duckdb
 from hypothesis import strategies as st
 
 from navigator_orchestrator.inputs.census import COLUMN_NAMES
-from navigator_orchestrator.inputs.config import (BOOL, CHOICE, CROSS_RULES, DATE, INT, NUMBER, SCHEMA, Setting,
-                                          SimulationConfig)
+from navigator_orchestrator.inputs.config import (BOOL, CHOICE, CROSS_RULES, DATE, FORMULA_LISTS, INT, NUMBER,
+                                                 SCHEMA, SERVICE_TIERS, TIERS, Setting, SimulationConfig)
 
 #: The ranges the harness explores by default (dotted key -> (low, high)).
 DEFAULT_CONFIG_RANGES: dict[str, tuple[float, float]] = {
@@ -49,6 +50,14 @@ RUN_KEYS = frozenset({"simulation.start_year", "simulation.end_year", "simulatio
 def setting_values(setting: Setting, places: int = 3, within: tuple[Any, Any] | None = None) -> st.SearchStrategy:
     """Any value of one key inside its declared range (config.SCHEMA), or inside `within` (which must lie in it):
     numbers on a grid of 10^-places with open bounds left out, integers, dates, booleans and choices."""
+    if setting.kind == TIERS:
+        return tier_lists(places)
+    if setting.kind == SERVICE_TIERS:
+        return st.lists(st.tuples(st.integers(1, 15), tier_lists(places)), min_size=1, max_size=3).map(
+            lambda bands: [{"min_years": sum(gap for gap, _ in bands[1:i]), "tiers": tiers}
+                           for i, (_, tiers) in enumerate(bands, 1)])
+    if setting.optional and within is None:
+        return st.none() | setting_values(dataclasses.replace(setting, optional=False), places)
     lo, hi = within or (setting.lo, setting.hi)
     if within is not None and not (setting.check(lo)[1] is None and setting.check(hi)[1] is None):
         raise ValueError(f"{setting.key}: {within} is not inside its declared range ({setting.allowed})")
@@ -67,6 +76,21 @@ def setting_values(setting: Setting, places: int = 3, within: tuple[Any, Any] | 
     raise ValueError(f"{setting.key}: no strategy for kind {setting.kind!r}")
 
 
+def tier_lists(places: int = 3) -> st.SearchStrategy:
+    """A match tier list: 1-4 tiers, rates in 0..1 and up_to strictly increasing shares of pay up to 0.15."""
+    step = 10 ** places
+    return st.lists(st.integers(1, round(0.15 * step)), min_size=1, max_size=4, unique=True).flatmap(
+        lambda ups: st.lists(st.integers(0, step), min_size=len(ups), max_size=len(ups)).map(
+            lambda rates: [{"rate": rate / step, "up_to": up / step} for rate, up in zip(rates, sorted(ups))]))
+
+
+def _with_formula_lists(values: dict[str, Any]) -> dict[str, Any]:
+    """A list is kept only under the formula that reads it (the config refuses it otherwise)."""
+    return {key: [] if any(key == listed and values.get(formula_key) != formula
+                           for listed, formula_key, formula in FORMULA_LISTS) else value
+            for key, value in values.items()}
+
+
 def simulated_config_overrides(places: int = 3, exclude: frozenset[str] = RUN_KEYS,
                                within: dict[str, tuple[Any, Any]] | None = None) -> st.SearchStrategy:
     """Dicts {dotted key: value} over every simulated key of config.SCHEMA but `exclude`, each value drawn from
@@ -77,7 +101,8 @@ def simulated_config_overrides(places: int = 3, exclude: frozenset[str] = RUN_KE
     unknown = set(within) - {s.key for s in keys}
     if unknown:
         raise ValueError(f"within: not drawn simulated keys {sorted(unknown)}")
-    return st.fixed_dictionaries({s.key: setting_values(s, places, within.get(s.key)) for s in keys}).filter(
+    return st.fixed_dictionaries({s.key: setting_values(s, places, within.get(s.key)) for s in keys}).map(
+        _with_formula_lists).filter(
         lambda values: all(values[lo] <= values[hi] for lo, hi in CROSS_RULES if lo in values and hi in values))
 
 @st.composite

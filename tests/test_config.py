@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from navigator_orchestrator.inputs import paths
 from navigator_orchestrator.inputs.config import (
     CROSS_RULES,
+    FORMULA_LISTS,
     SCHEMA,
     SCHEMA_BY_KEY,
     SimulationConfig,
@@ -85,7 +86,9 @@ def test_spec_defaults_are_the_schema_defaults():
         "enrollment.opt_out_rates.by_income.high": 0.7, "enrollment.opt_out_rates.by_income.executive": 0.5,
         "deferral_auto_escalation.enabled": True, "deferral_auto_escalation.increment": 0.01,
         "deferral_auto_escalation.cap": 0.10, "employer_match.rate": 0.50,
-        "employer_match.max_match_percentage": 0.06, "employer_core_contribution.enabled": True,
+        "employer_match.max_match_percentage": 0.06, "employer_match.formula": "single_tier",
+        "employer_match.tiers": (), "employer_match.service_tiers": (), "employer_match.max_match_amount": None,
+        "employer_core_contribution.enabled": True,
         "employer_core_contribution.rate": 0.02, "employer_core_contribution.minimum_hours": 1000,
     }
     assert {k: v for k, v in SCHEMA_DEFAULTS.items() if k not in ORCHESTRATOR_KEYS} == expected
@@ -226,7 +229,8 @@ def test_key_in_the_wrong_section_points_to_the_right_one(tmp_path):
 
 def test_unknown_key_without_a_close_match_lists_the_known_keys(tmp_path):
     (problem,) = problems_of(tmp_path, "employer_match:\n  zzz: 1\nqqq: 2\n")[:1]
-    assert problem.startswith("employer_match.zzz: unknown key; remove it (known keys here: rate, max_match_percentage)")
+    assert problem.startswith("employer_match.zzz: unknown key; remove it (known keys here: rate, max_match_percentage, "
+                              "formula, tiers, service_tiers, max_match_amount)")
 
 
 def test_a_section_that_is_not_a_mapping(tmp_path):
@@ -399,21 +403,26 @@ def test_with_overrides_revalidates_and_leaves_the_original_alone():
 # --- digest and dbt vars ----------------------------------------------------------------------------------------
 
 
-def other_valid_value(cfg: SimulationConfig, setting) -> object:
-    """A value different from the current one that the config accepts (cross rules included)."""
+def other_valid_value(cfg: SimulationConfig, setting) -> dict:
+    """Overrides that give `setting` a value different from the current one and that the config accepts (cross
+    rules included: a formula's list comes with its formula)."""
     cur = cfg.get(setting.key)
+    formula = {listed: {formula_key: name} for listed, formula_key, name in FORMULA_LISTS}.get(setting.key, {})
+    tiers = [{"rate": 1.0, "up_to": 0.03}, {"rate": 0.5, "up_to": 0.05}]
     candidates = {
         "bool": lambda: [not cur],
         "choice": lambda: [c for c in setting.choices if c != cur],
         "date": lambda: [cur + dt.timedelta(days=1), cur - dt.timedelta(days=1)],
         "int": lambda: [cur + 1, cur - 1],
-        "number": lambda: [(cur + setting.hi) / 2, (cur + setting.lo) / 2],
+        "number": lambda: [setting.hi / 2] if cur is None else [(cur + setting.hi) / 2, (cur + setting.lo) / 2],
         "names": lambda: [[*cur, "PLANWISE_API_TOKEN"]],
+        "tiers": lambda: [tiers],
+        "service_tiers": lambda: [[{"min_years": 0, "tiers": tiers}]],
     }[setting.kind]()
     for value in candidates:
         try:
-            cfg.with_overrides({setting.key: value})
-            return value
+            cfg.with_overrides({setting.key: value, **formula})
+            return {setting.key: value, **formula}
         except ConfigError:
             continue
     raise AssertionError(f"no other valid value for {setting.key}")
@@ -429,13 +438,13 @@ def test_digest_is_stable_across_runs_and_key_order(tmp_path):
     assert len(a.digest()) == 64 and a.digest() != SimulationConfig().digest()
     # pinned: the canonical form (and so every stored digest) must not change by accident between runs or
     # Python versions; update this literal only together with a deliberate change of defaults or format
-    assert SimulationConfig().digest() == "1fdc1f234196cda5d2f77ca68b5e312e6fd53d5bb3ec8fa4b296a4cccbd00815"
+    assert SimulationConfig().digest() == "4d6599e807b96f7e6776f31bf5f1cd309b9e6d0a7c15e69d4400ba6250246c67"
 
 
 @pytest.mark.parametrize("setting", [s for s in SCHEMA if s.simulated], ids=lambda s: s.key)
 def test_digest_and_dbt_vars_change_when_any_value_changes(setting):
     base = SimulationConfig()
-    changed = base.with_overrides({setting.key: other_valid_value(base, setting)})
+    changed = base.with_overrides(other_valid_value(base, setting))
     assert changed.digest() != base.digest()
     assert changed.dbt_vars()[setting.dbt_var] != base.dbt_vars()[setting.dbt_var]
     assert changed != base
@@ -446,7 +455,7 @@ def test_orchestrator_keys_change_the_config_but_not_what_a_run_computes(setting
     """backup.keep and environment.required cannot change a result: same digest (so checkpoints and run
     identities stay valid), nothing sent to dbt; the config itself does differ and round-trips through YAML."""
     base = SimulationConfig()
-    changed = base.with_overrides({setting.key: other_valid_value(base, setting)})
+    changed = base.with_overrides(other_valid_value(base, setting))
     assert changed != base and changed.get(setting.key) != base.get(setting.key)
     assert changed.digest() == base.digest()
     assert changed.dbt_vars() == base.dbt_vars() and setting.dbt_var not in changed.dbt_vars()

@@ -30,6 +30,7 @@ from ..errors import ConfigError
 
 __all__ = [
     "CROSS_RULES",
+    "FORMULA_LISTS",
     "SCHEMA",
     "SCHEMA_BY_KEY",
     "SECTIONS",
@@ -43,6 +44,7 @@ __all__ = [
 ]
 
 INT, NUMBER, BOOL, DATE, CHOICE, NAMES = "int", "number", "bool", "date", "choice", "names"
+TIERS, SERVICE_TIERS = "tiers", "service_tiers"  # lists of {rate, up_to}; of {min_years, tiers}
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
@@ -51,7 +53,8 @@ class Setting:
     """One configuration key. `lo_open`/`hi_open` make a bound exclusive (e.g. an increment must be > 0).
 
     `simulated=False` marks a key of the orchestrator (backups, environment) that cannot change a result: it is
-    not sent to dbt and not part of `digest()`, so changing it neither alters nor invalidates a run's identity."""
+    not sent to dbt and not part of `digest()`, so changing it neither alters nor invalidates a run's identity.
+    `optional=True` lets the value be null (none: e.g. no dollar cap)."""
 
     key: str
     kind: str
@@ -63,6 +66,7 @@ class Setting:
     hi_open: bool = False
     choices: tuple[str, ...] = ()
     simulated: bool = True
+    optional: bool = False
 
     @property
     def dbt_var(self) -> str:
@@ -78,15 +82,29 @@ class Setting:
             return "one of " + ", ".join(repr(c) for c in self.choices)
         if self.kind == NAMES:
             return "a list of environment variable names (letters, digits, _), e.g. [PLANWISE_API_TOKEN]"
+        if self.kind == TIERS:
+            return ("a list of {rate, up_to}: rate in 0..1 of the deferral between the previous tier's up_to and this "
+                    "one's, up_to a share of pay in 0..1, strictly increasing, e.g. "
+                    "[{rate: 1.0, up_to: 0.03}, {rate: 0.5, up_to: 0.05}]")
+        if self.kind == SERVICE_TIERS:
+            return ("a list of {min_years, tiers}: min_years whole years of service, ascending from 0, each with its "
+                    "tier list, e.g. [{min_years: 0, tiers: [{rate: 0.5, up_to: 0.06}]}, "
+                    "{min_years: 5, tiers: [{rate: 1.0, up_to: 0.06}]}]")
         noun = {INT: "an integer", NUMBER: "a number", DATE: "a date YYYY-MM-DD"}[self.kind]
         lo, hi = _fmt(self.lo), _fmt(self.hi)
         if self.lo_open or self.hi_open:
-            return f"{noun} {'>' if self.lo_open else '>='} {lo} and {'<' if self.hi_open else '<='} {hi}"
-        return f"{noun} in {lo}..{hi}"
+            words = f"{noun} {'>' if self.lo_open else '>='} {lo} and {'<' if self.hi_open else '<='} {hi}"
+        else:
+            words = f"{noun} in {lo}..{hi}"
+        return words + (", or null for none" if self.optional else "")
 
     def check(self, raw: Any) -> tuple[Any, str | None]:
         """Return (normalised value, None) or (None, problem text without the key)."""
         value: Any = None
+        if raw is None and self.optional:
+            return None, None
+        if self.kind in (TIERS, SERVICE_TIERS):
+            return _check_tier_kind(self.kind, raw, self.allowed)
         if self.kind == BOOL:
             value = raw if isinstance(raw, bool) else None
         elif self.kind == INT:
@@ -103,6 +121,10 @@ class Setting:
         if value is None or not self._in_range(value):
             return None, f"expected {self.allowed}, got {_describe(raw)}"
         return value, None
+
+    def jsonable(self, value: Any) -> Any:
+        """The value as JSON and YAML write it (dbt vars, digest, rendered config): tier lists as mappings."""
+        return _TIER_JSON[self.kind](value) if self.kind in _TIER_JSON else _jsonable(value)
 
     def _in_range(self, value: Any) -> bool:
         if self.lo is None or self.kind in (BOOL, CHOICE):
@@ -156,6 +178,15 @@ SCHEMA: tuple[Setting, ...] = (
     _rate("deferral_auto_escalation.cap", 0.10, "escalation never takes a deferral rate above this"),
     _rate("employer_match.rate", 0.50, "employer match per dollar deferred (0.5 = 50 cents)"),
     _rate("employer_match.max_match_percentage", 0.06, "deferrals matched up to this share of pay"),
+    Setting("employer_match.formula", CHOICE, "single_tier",
+            "single_tier: rate up to max_match_percentage; tiered: the tiers list; safe_harbor_basic: 100 % of 3 % + "
+            "50 % of the next 2 %; safe_harbor_enhanced: 100 % of 4 %; qaca: 100 % of 1 % + 50 % of the next 5 %; "
+            "service_tiered: the service_tiers list, by years of service",
+            choices=("single_tier", "tiered", "safe_harbor_basic", "safe_harbor_enhanced", "qaca", "service_tiered")),
+    Setting("employer_match.tiers", TIERS, (), "the tier list of formula tiered (deferral as a share of pay)"),
+    Setting("employer_match.service_tiers", SERVICE_TIERS, (), "the service bands of formula service_tiered"),
+    Setting("employer_match.max_match_amount", NUMBER, None, "dollar cap on a person's match in a year", 0, 10**7,
+            optional=True),
     Setting("employer_core_contribution.enabled", BOOL, True, "pay a non-elective core contribution"),
     _rate("employer_core_contribution.rate", 0.02, "core contribution, share of prorated pay"),
     Setting("employer_core_contribution.minimum_hours", INT, 1000,
@@ -180,6 +211,11 @@ CROSS_RULES: tuple[tuple[str, str], ...] = (
     ("simulation.start_year", "simulation.end_year"),
     ("promotion.raise_min", "promotion.raise_max"),
     ("quality.avg_compensation_min_change", "quality.avg_compensation_max_change"),
+)
+#: A list a formula reads, and the formula that reads it: set one without the other and the config is refused.
+FORMULA_LISTS: tuple[tuple[str, str, str], ...] = (
+    ("employer_match.tiers", "employer_match.formula", "tiered"),
+    ("employer_match.service_tiers", "employer_match.formula", "service_tiered"),
 )
 _DATE_RE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
@@ -238,7 +274,7 @@ class SimulationConfig:
 
     def simulated_values(self) -> dict[str, Any]:
         """{dotted key: JSON-able value} of the keys that can change a result (not backup.keep, environment...)."""
-        return {k: _jsonable(v) for k, v in self.values.items() if SCHEMA_BY_KEY[k].simulated}
+        return {k: SCHEMA_BY_KEY[k].jsonable(v) for k, v in self.values.items() if SCHEMA_BY_KEY[k].simulated}
 
     def dbt_vars(self) -> dict[str, Any]:
         """Flat JSON-able dict for `dbt --vars` of the simulated keys: names are `Setting.dbt_var`, dates
@@ -262,7 +298,7 @@ class SimulationConfig:
             node = nested
             for part in parents:
                 node = node.setdefault(part, {})
-            node[leaf] = list(value) if isinstance(value, tuple) else value
+            node[leaf] = SCHEMA_BY_KEY[key].jsonable(value) if isinstance(value, tuple) else value
         return nested
 
 
@@ -392,6 +428,15 @@ def _apply(base: Mapping[str, Any], layers: Iterable[tuple[str, Mapping[str, Any
                 f"{small}: must be <= {large} ({_fmt(values[large])}), got {_fmt(values[small])}; "
                 f"lower {small} or raise {large}"
             )
+    for listed, formula_key, formula in FORMULA_LISTS:
+        if {listed, formula_key} & bad:
+            continue
+        if values[formula_key] == formula and not values[listed]:
+            problems.append(f"{listed}: {formula_key} {formula} needs this list; set it "
+                            f"({SCHEMA_BY_KEY[listed].allowed.split(', e.g. ')[1]})")
+        elif values[formula_key] != formula and values[listed]:
+            problems.append(f"{listed}: is read only by {formula_key} {formula} (it is {values[formula_key]}); "
+                            f"remove the list or set {formula_key}: {formula}")
     return {s.key: values[s.key] for s in SCHEMA}
 
 
@@ -496,6 +541,62 @@ def _check_names(raw: Any, allowed: str) -> tuple[Any, str | None]:
     return tuple(raw), None
 
 
+def _check_tier_kind(kind: str, raw: Any, allowed: str) -> tuple[Any, str | None]:
+    """A tier list, or a list of service bands each with one, kept as nested tuples (the config is immutable);
+    a normalised value (tuples, from another config) is checked again in its JSON shape."""
+    if isinstance(raw, tuple):
+        raw = _TIER_JSON[kind](raw)
+    if not isinstance(raw, list):
+        return None, f"expected {allowed}, got {_describe(raw)}"
+    if kind == TIERS:
+        return _check_tiers(raw, allowed)
+    bands, previous = [], None
+    for position, band in enumerate(raw, 1):
+        if not (isinstance(band, Mapping) and set(band) == {"min_years", "tiers"}):
+            return None, f"band {position}: expected {{min_years, tiers}}, got {_describe(band)}; {allowed}"
+        years, (tiers, problem) = band["min_years"], _check_tiers(band["tiers"], allowed)
+        if not (isinstance(years, int) and not isinstance(years, bool) and 0 <= years <= 100):
+            return None, f"band {position}: min_years must be whole years in 0..100, got {_describe(years)}"
+        if (previous is None and years != 0) or (previous is not None and years <= previous):
+            return None, (f"band {position}: min_years must start at 0 and rise strictly, got {years}"
+                          + (f" after {previous}" if previous is not None else ""))
+        if problem or not tiers:
+            return None, f"band {position} (min_years {years}): {problem or 'its tier list is empty'}"
+        bands.append((years, tiers))
+        previous = years
+    return tuple(bands), None
+
+
+def _check_tiers(raw: Any, allowed: str) -> tuple[Any, str | None]:
+    if not isinstance(raw, list):
+        return None, f"expected {allowed}, got {_describe(raw)}"
+    tiers, previous = [], 0.0
+    for position, tier in enumerate(raw, 1):
+        if not (isinstance(tier, Mapping) and set(tier) == {"rate", "up_to"}):
+            return None, f"tier {position}: expected {{rate, up_to}}, got {_describe(tier)}; {allowed}"
+        rate, up_to = tier["rate"], tier["up_to"]
+        if not all(isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x) for x in (rate, up_to)):
+            return None, f"tier {position}: rate and up_to must be numbers, got {_describe(rate)} and {_describe(up_to)}"
+        if not 0 <= rate <= 1:
+            return None, f"tier {position}: rate must be in 0..1 (a share of the deferral matched), got {_fmt(rate)}"
+        if not previous < up_to <= 1:
+            return None, (f"tier {position}: up_to must be above the previous tier's ({_fmt(previous)}) and at most 1, "
+                          f"got {_fmt(up_to)}; tiers are cumulative shares of pay, strictly increasing")
+        tiers.append((float(rate) + 0.0, float(up_to) + 0.0))
+        previous = up_to
+    return tuple(tiers), None
+
+
+def _tiers_json(tiers: tuple[tuple[float, float], ...]) -> list[dict[str, float]]:
+    return [{"rate": rate, "up_to": up_to} for rate, up_to in tiers]
+
+
+_TIER_JSON = {
+    TIERS: _tiers_json,
+    SERVICE_TIERS: lambda bands: [{"min_years": years, "tiers": _tiers_json(tiers)} for years, tiers in bands],
+}
+
+
 def _jsonable(value: Any) -> Any:
     if isinstance(value, tuple):
         return list(value)
@@ -504,6 +605,8 @@ def _jsonable(value: Any) -> Any:
 
 def _fmt(value: Any) -> str:
     """A value as the user would write it in YAML."""
+    if value is None:
+        return "null"
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, dt.date):
@@ -578,6 +681,9 @@ def render_yaml(config: SimulationConfig | None = None) -> str:
             lines.append("  " * depth + parents[depth] + ":")
         opened = parents
         indent = "  " * len(parents)
-        lines += [f"{indent}# {s.doc}. Allowed: {s.allowed}.", f"{indent}{leaf}: {_fmt(values[s.key])}"]
+        value = values[s.key]
+        written = (yaml.safe_dump(s.jsonable(value), default_flow_style=True, width=10**6).strip()
+                   if s.kind in _TIER_JSON else _fmt(value))
+        lines += [f"{indent}# {s.doc}. Allowed: {s.allowed}.", f"{indent}{leaf}: {written}"]
     return "\n".join(lines) + "\n"
 

@@ -2,14 +2,13 @@
   Contributions of year Y (simulation.md 5, docs/simulation.md "Contributions").
   Employee: the day-by-day requested deferral (int_employee_year_state), capped at the 402(g) limit for the age
   attained by Dec 31 (Y - birth year): 50+ base + catch-up, 60-63 base + the higher catch-up.
-  Employer match and core on plan compensation = prorated pay capped at the 401(a)(17) limit, only for people active
-  at year end with at least minimum_hours (2,080 x days employed / days in year).
+  Employer match (the formula of match_formulas.sql) and core on plan compensation = prorated pay capped at the
+  401(a)(17) limit, only for people active at year end with at least minimum_hours (2,080 x days employed / days in
+  year).
   415(c): employee deferrals without their catch-up part plus match plus core never exceed the annual additions
   limit; the employee's deferral is kept, the match is cut first, then the core.
   A year without an IRS limit row fails the model.
 #}
-{% set match_rate = var('employer_match__rate') %}
-{% set max_match = var('employer_match__max_match_percentage') %}
 {% set core_rate = var('employer_core_contribution__rate') if var('employer_core_contribution__enabled') else 0 %}
 
 with state as (
@@ -24,6 +23,7 @@ limited as (
     select
         s.employee_id,
         s.requested_contribution,
+        s.current_tenure,
         {{ sim_year() }} - year(s.employee_birth_date) as catch_up_age,
         irs.base_limit,
         irs.annual_additions_limit,
@@ -50,7 +50,7 @@ employee as (
 formula as (
     select
         *,
-        CASE WHEN employer_eligible THEN {{ money('least(employee_contribution * ' ~ match_rate ~ ', plan_compensation * ' ~ max_match ~ ' * ' ~ match_rate ~ ')') }}
+        CASE WHEN employer_eligible THEN {{ money(match_formula('employee_contribution', 'plan_compensation', 'current_tenure')) }}
              ELSE CAST(0 AS DECIMAL(14, 2)) END as match_formula,
         CASE WHEN employer_eligible THEN {{ money('plan_compensation * ' ~ core_rate) }}
              ELSE CAST(0 AS DECIMAL(14, 2)) END as core_formula,

@@ -1,0 +1,32 @@
+{#
+  The employer match of a person-year before 415(c) (docs/simulation.md "Match formulas"), as SQL over the deferral
+  made and plan compensation. Every formula but single_tier is a tier list: each tier matches its rate of the
+  deferral between the previous tier's up_to and its own (shares of pay); service_tiered picks the band of the
+  person's years of service. max_match_amount, when set, caps the result.
+#}
+{% macro match_formula(deferral, pay, years_of_service) -%}
+{%- set formula = var('employer_match__formula') -%}
+{%- set fixed = {
+    'safe_harbor_basic': [{'rate': 1.0, 'up_to': 0.03}, {'rate': 0.5, 'up_to': 0.05}],
+    'safe_harbor_enhanced': [{'rate': 1.0, 'up_to': 0.04}],
+    'qaca': [{'rate': 1.0, 'up_to': 0.01}, {'rate': 0.5, 'up_to': 0.06}],
+} -%}
+{%- if formula == 'single_tier' -%}
+  {%- set rate = var('employer_match__rate') -%}
+  {%- set match = 'least(' ~ deferral ~ ' * ' ~ rate ~ ', ' ~ pay ~ ' * ' ~ var('employer_match__max_match_percentage') ~ ' * ' ~ rate ~ ')' -%}
+{%- elif formula == 'service_tiered' -%}
+  {%- set match -%}
+    CASE {% for band in var('employer_match__service_tiers') | reverse -%}
+      WHEN {{ years_of_service }} >= {{ band['min_years'] }} THEN {{ tier_sum(deferral, pay, band['tiers']) }}
+    {% endfor -%} END
+  {%- endset -%}
+{%- else -%}
+  {%- set match = tier_sum(deferral, pay, fixed.get(formula) or var('employer_match__tiers')) -%}
+{%- endif -%}
+{%- set cap = var('employer_match__max_match_amount') -%}
+{{ match if cap is none else 'least(' ~ match ~ ', ' ~ cap ~ ')' }}
+{%- endmacro %}
+
+{% macro tier_sum(deferral, pay, tiers) -%}
+({%- for tier in tiers %}{{ ' + ' if not loop.first }}{{ tier['rate'] }} * greatest(0, least({{ deferral }}, {{ pay }} * {{ tier['up_to'] }}) - {{ pay }} * {{ loop.previtem['up_to'] if not loop.first else 0 }}){% endfor -%})
+{%- endmacro %}

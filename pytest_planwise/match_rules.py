@@ -1,0 +1,62 @@
+"""The employer match as docs/simulation.md states it, written apart from the SQL so invariants can check the model.
+
+A formula is a list of tiers (rate, up_to): each tier matches `rate` of the deferral made between the previous
+tier's `up_to` and its own, both shares of plan compensation. single_tier is the one tier (rate,
+max_match_percentage); the safe harbor formulas are the published ones; service_tiered takes the tiers of the last
+band whose min_years the person has reached (years of service: Y - hire year).
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any, Mapping
+
+_HALF, _ONE = Decimal("0.5"), Decimal(1)
+PUBLISHED = {  # IRC 401(k)(12)(B) basic and the common enhanced match; 401(k)(13)(D) QACA
+    "safe_harbor_basic": ((_ONE, Decimal("0.03")), (_HALF, Decimal("0.05"))),
+    "safe_harbor_enhanced": ((_ONE, Decimal("0.04")),),
+    "qaca": ((_ONE, Decimal("0.01")), (_HALF, Decimal("0.06"))),
+}
+
+
+def _exact(pairs: Any) -> tuple[tuple[Decimal, Decimal], ...]:
+    return tuple((Decimal(str(rate)), Decimal(str(up_to))) for rate, up_to in pairs)
+
+
+def match_tiers(cfg: Mapping[str, Any], years_of_service: int) -> tuple[tuple[Decimal, Decimal], ...]:
+    """The (rate, up_to) tiers that apply to a person with `years_of_service` under the config's formula."""
+    formula = cfg["employer_match.formula"]
+    if formula == "single_tier":
+        return _exact([(cfg["employer_match.rate"], cfg["employer_match.max_match_percentage"])])
+    if formula == "tiered":
+        return _exact(cfg["employer_match.tiers"])
+    if formula == "service_tiered":
+        reached = [tiers for min_years, tiers in cfg["employer_match.service_tiers"] if years_of_service >= min_years]
+        return _exact(reached[-1])
+    return PUBLISHED[formula]
+
+
+def match_amount(cfg: Mapping[str, Any], deferral: Decimal, plan_pay: Decimal, years_of_service: int) -> Decimal:
+    """The match before 415(c), unrounded: each tier's rate on the deferral dollars inside its band of pay, capped by
+    max_match_amount when set."""
+    total, floor = Decimal(0), Decimal(0)
+    for rate, up_to in match_tiers(cfg, years_of_service):
+        inside = min(deferral, plan_pay * up_to) - plan_pay * floor
+        total += rate * max(inside, Decimal(0))
+        floor = up_to
+    cap = cfg["employer_match.max_match_amount"]
+    return total if cap is None else min(total, Decimal(str(cap)))
+
+
+def match_ceiling(cfg: Mapping[str, Any]) -> tuple[Decimal, Decimal]:
+    """(largest match as a share of plan pay, largest rate on a deferral dollar) over every band of the formula:
+    what no person's match can exceed, whatever their deferral or service."""
+    bands = [tiers for _, tiers in cfg["employer_match.service_tiers"]] \
+        if cfg["employer_match.formula"] == "service_tiered" else [None]
+    shares, rates = [], []
+    for tiers in bands:
+        exact = _exact(tiers) if tiers is not None else match_tiers(cfg, 0)
+        floors = [Decimal(0), *(up_to for _, up_to in exact[:-1])]
+        shares.append(sum(rate * (up_to - floor) for (rate, up_to), floor in zip(exact, floors)))
+        rates.append(max(rate for rate, _ in exact))
+    return max(shares), max(rates)
