@@ -21,7 +21,7 @@ import duckdb
 
 from navigator_orchestrator.inputs.config import load_config
 
-from .match_rules import match_amount, match_ceiling
+from .employer_rules import core_amount, match_amount, match_ceiling
 from .runs import PlanwiseRun
 
 SHOW = 5  # offending rows shown per failed check
@@ -565,7 +565,7 @@ def invariant_8_prorated_pay_and_contribution_limits(ctx: Ctx) -> list[str]:
            or employer_match_amount > round(least(prorated_annual_compensation, (select compensation_limit
                   from config_irs_limits where limit_year = simulation_year)) * {top_share}, 2)
            or employer_match_amount > round(employee_contribution * {top_rate}, 2)
-           or employer_match_amount > {"employer_match_amount" if cap is None else cap}
+           or employer_match_amount > {"employer_match_amount" if cap is None else f"round({cap}, 2)"}
         order by simulation_year, employee_id
     """)
     ctx.check(problems, "terminated person with employer match or core", """
@@ -668,11 +668,12 @@ _SAMPLE_SQL = """
     select s.employee_id, s.simulation_year, s.employee_birth_date, s.employee_hire_date, s.termination_date,
            s.is_hire_of_year, s.start_salary, s.start_rate, s.prorated_annual_compensation, s.plan_compensation,
            s.employee_contribution, s.irs_limit_applied, s.employer_match_amount, s.employer_core_amount,
-           s.annual_additions_limit_applied,
+           s.annual_additions_limit_applied, s.current_age, w.taxable_wage_base,
            list({'d': e.effective_date, 'type': e.event_type, 'pay': e.compensation_amount,
                  'rate': e.employee_deferral_rate} order by e.event_sequence) filter (where e.event_type is not null)
     from sample join snap s using (employee_id, simulation_year)
     left join fct_yearly_events e using (employee_id, simulation_year)
+    left join config_ss_wage_base w on w.wage_year = s.simulation_year
     group by all order by s.simulation_year, s.employee_id
 """
 _PAY_EVENTS, _RATE_EVENTS = ("hire", "promotion", "raise"), ("enrollment", "enrollment_change", "deferral_escalation")
@@ -733,12 +734,11 @@ def recompute_money(ctx: Ctx) -> list[Money]:
     """The sampled people's pay, deferral, match and core recomputed from their events, the config and the IRS
     seed (docs/simulation.md, Contributions). Everyone in the sample, in (year, employee_id) order."""
     limits = irs_limits(ctx)
-    core_rate = ctx.rate("employer_core_contribution.rate") if ctx.cfg["employer_core_contribution.enabled"] \
-        else Decimal(0)
     minimum_hours = Decimal(ctx.cfg["employer_core_contribution.minimum_hours"])
     out = []
     for (emp, year, birth, hired, terminated, is_hire, start_salary, start_rate, prorated, plan_comp, contribution,
-         capped, match, core, additions_capped, events) in ctx.rows(_SAMPLE_SQL, {"k": SAMPLE_PER_STRATUM}):
+         capped, match, core, additions_capped, age, wage_base, events) in ctx.rows(_SAMPLE_SQL,
+                                                                                   {"k": SAMPLE_PER_STRATUM}):
         employed_from, employed_to = max(hired, date(year, 1, 1)), terminated or date(year, 12, 31)
         pay, requested, days = day_by_day(Decimal(0) if is_hire else start_salary, Decimal(0) if is_hire else
                                           start_rate, events or [], employed_from, employed_to, year)
@@ -748,7 +748,8 @@ def recompute_money(ctx: Ctx) -> list[Money]:
         eligible = terminated is None and Decimal(2080) * days / days_in_year(year) >= minimum_hours
         match_formula = round_half_up(match_amount(ctx.cfg, deferral, plan, year - hired.year), CENT) \
             if eligible else Decimal(0)
-        core_formula = round_half_up(plan * core_rate, CENT) if eligible else Decimal(0)
+        core_formula = round_half_up(core_amount(ctx.cfg, plan, age, year - hired.year, wage_base), CENT) \
+            if eligible else Decimal(0)
         room = max(Decimal(0), Decimal(limits[year]["annual_additions_limit"])
                    - min(deferral, Decimal(limits[year]["base_limit"])))
         expected_core = min(core_formula, room)  # 415(c) cuts the match first
@@ -789,7 +790,8 @@ def invariant_13_match_and_core_recomputed(ctx: Ctx) -> list[str]:
     """Sampled match and core = the formula on plan pay (401(a)(17)), hours rule, year-end status, 415(c)."""
     return _money_problems(ctx, ("plan", "match", "core", "additions_limit_applied"),
                            "plan compensation, employer match or core != the match formula's tiers on the deferral "
-                           "and plan pay and core rate x plan pay for actives meeting minimum hours, cut to 415(c)")
+                           "and plan pay and the core formula on plan pay for actives meeting minimum hours, cut to "
+                           "415(c)")
 
 
 # ----------------------------------------------------------------------------- 14-15. enrollment (issue 9 plan rules)

@@ -15,8 +15,9 @@ import duckdb
 from hypothesis import strategies as st
 
 from navigator_orchestrator.inputs.census import COLUMN_NAMES
-from navigator_orchestrator.inputs.config import (BOOL, CHOICE, CROSS_RULES, DATE, FORMULA_LISTS, INT, NUMBER,
-                                                 SCHEMA, SERVICE_TIERS, TIERS, Setting, SimulationConfig)
+from navigator_orchestrator.inputs.config import (BANDS, BOOL, CHOICE, CROSS_RULES, DATE, FORMULA_LISTS, INT, NUMBER,
+                                                 PERMITTED_DISPARITY, SCHEMA, SERVICE_TIERS, TIERS, Setting,
+                                                 SimulationConfig)
 
 #: The ranges the harness explores by default (dotted key -> (low, high)).
 DEFAULT_CONFIG_RANGES: dict[str, tuple[float, float]] = {
@@ -56,6 +57,11 @@ def setting_values(setting: Setting, places: int = 3, within: tuple[Any, Any] | 
         return st.lists(st.tuples(st.integers(1, 15), tier_lists(places)), min_size=1, max_size=3).map(
             lambda bands: [{"min_years": sum(gap for gap, _ in bands[1:i]), "tiers": tiers}
                            for i, (_, tiers) in enumerate(bands, 1)])
+    if setting.kind == BANDS:
+        rates = st.integers(0, round(0.15 * 10 ** places)).map(lambda rate: rate / 10 ** places)
+        return st.lists(st.tuples(st.integers(1, 30), rates), min_size=1, max_size=4).map(
+            lambda bands: [{"min": sum(gap for gap, _ in bands[1:i]), "rate": rate}
+                           for i, (_, rate) in enumerate(bands, 1)])
     if setting.optional and within is None:
         return st.none() | setting_values(dataclasses.replace(setting, optional=False), places)
     lo, hi = within or (setting.lo, setting.hi)
@@ -85,10 +91,21 @@ def tier_lists(places: int = 3) -> st.SearchStrategy:
 
 
 def _with_formula_lists(values: dict[str, Any]) -> dict[str, Any]:
-    """A list is kept only under the formula that reads it (the config refuses it otherwise)."""
-    return {key: [] if any(key == listed and values.get(formula_key) != formula
-                           for listed, formula_key, formula in FORMULA_LISTS) else value
-            for key, value in values.items()}
+    """A formula's own keys are kept only under that formula, and set under it (the config refuses either way
+    otherwise); an integrated core's excess rate is brought within the permitted disparity."""
+    out = dict(values)
+    for listed, formula_key, formulas in FORMULA_LISTS:
+        if listed not in out:
+            continue
+        if out.get(formula_key) not in formulas:
+            out[listed] = [] if isinstance(out[listed], list) else None
+        elif out[listed] is None:
+            out[listed] = 0.05
+    base, excess = out.get("employer_core_contribution.base_rate"), out.get("employer_core_contribution.excess_rate")
+    if base is not None and excess is not None:
+        widest = round(base + min(base, float(PERMITTED_DISPARITY)), 6)
+        out["employer_core_contribution.excess_rate"] = min(excess, widest)
+    return out
 
 
 def simulated_config_overrides(places: int = 3, exclude: frozenset[str] = RUN_KEYS,

@@ -90,6 +90,8 @@ def test_spec_defaults_are_the_schema_defaults():
         "employer_match.tiers": (), "employer_match.service_tiers": (), "employer_match.max_match_amount": None,
         "employer_core_contribution.enabled": True,
         "employer_core_contribution.rate": 0.02, "employer_core_contribution.minimum_hours": 1000,
+        "employer_core_contribution.formula": "flat", "employer_core_contribution.bands": (),
+        "employer_core_contribution.base_rate": None, "employer_core_contribution.excess_rate": None,
     }
     assert {k: v for k, v in SCHEMA_DEFAULTS.items() if k not in ORCHESTRATOR_KEYS} == expected
     assert {k: SCHEMA_DEFAULTS[k] for k in ORCHESTRATOR_KEYS} == {"backup.keep": 5, "environment.required": (),
@@ -403,26 +405,43 @@ def test_with_overrides_revalidates_and_leaves_the_original_alone():
 # --- digest and dbt vars ----------------------------------------------------------------------------------------
 
 
+COMPANION_VALUES = {"employer_match.tiers": [{"rate": 1.0, "up_to": 0.04}],
+                    "employer_match.service_tiers": [{"min_years": 0, "tiers": [{"rate": 1.0, "up_to": 0.04}]}],
+                    "employer_core_contribution.bands": [{"min": 0, "rate": 0.03}],
+                    "employer_core_contribution.base_rate": 0.05, "employer_core_contribution.excess_rate": 0.05}
+
+
+def _formula_companions(key: str, value: object) -> dict:
+    """What must come with `key: value`: a formula's own keys for a formula, and for one of those keys its formula
+    (with the other keys that formula reads)."""
+    formula = next(((formula_key, names[0]) for listed, formula_key, names in FORMULA_LISTS if listed == key), None)
+    chosen = formula or (key, value)
+    return {**({formula[0]: formula[1]} if formula else {}),
+            **{listed: COMPANION_VALUES[listed] for listed, formula_key, names in FORMULA_LISTS
+               if formula_key == chosen[0] and chosen[1] in names and listed != key}}
+
+
 def other_valid_value(cfg: SimulationConfig, setting) -> dict:
     """Overrides that give `setting` a value different from the current one and that the config accepts (cross
     rules included: a formula's list comes with its formula)."""
     cur = cfg.get(setting.key)
-    formula = {listed: {formula_key: name} for listed, formula_key, name in FORMULA_LISTS}.get(setting.key, {})
     tiers = [{"rate": 1.0, "up_to": 0.03}, {"rate": 0.5, "up_to": 0.05}]
     candidates = {
         "bool": lambda: [not cur],
         "choice": lambda: [c for c in setting.choices if c != cur],
         "date": lambda: [cur + dt.timedelta(days=1), cur - dt.timedelta(days=1)],
         "int": lambda: [cur + 1, cur - 1],
-        "number": lambda: [setting.hi / 2] if cur is None else [(cur + setting.hi) / 2, (cur + setting.lo) / 2],
+        "number": lambda: [0.05] if cur is None else [(cur + setting.hi) / 2, (cur + setting.lo) / 2],
         "names": lambda: [[*cur, "PLANWISE_API_TOKEN"]],
         "tiers": lambda: [tiers],
         "service_tiers": lambda: [[{"min_years": 0, "tiers": tiers}]],
+        "bands": lambda: [[{"min": 0, "rate": 0.03}]],
     }[setting.kind]()
     for value in candidates:
+        overrides = {**_formula_companions(setting.key, value), setting.key: value}
         try:
-            cfg.with_overrides({setting.key: value, **formula})
-            return {setting.key: value, **formula}
+            cfg.with_overrides(overrides)
+            return overrides
         except ConfigError:
             continue
     raise AssertionError(f"no other valid value for {setting.key}")
@@ -438,7 +457,7 @@ def test_digest_is_stable_across_runs_and_key_order(tmp_path):
     assert len(a.digest()) == 64 and a.digest() != SimulationConfig().digest()
     # pinned: the canonical form (and so every stored digest) must not change by accident between runs or
     # Python versions; update this literal only together with a deliberate change of defaults or format
-    assert SimulationConfig().digest() == "4d6599e807b96f7e6776f31bf5f1cd309b9e6d0a7c15e69d4400ba6250246c67"
+    assert SimulationConfig().digest() == "82d770f15dd573f0f06d4fc9789aca953f1b24df682789af73030bb92e890eb4"
 
 
 @pytest.mark.parametrize("setting", [s for s in SCHEMA if s.simulated], ids=lambda s: s.key)
@@ -502,7 +521,9 @@ def numeric_value(setting):
 def test_any_in_range_numeric_values_load_and_round_trip_through_dbt_vars(drawn):
     for small, large in CROSS_RULES:
         drawn[small], drawn[large] = sorted((drawn[small], drawn[large]))
-    nested = SimulationConfig().with_overrides(drawn).to_dict()
+    base, excess = "employer_core_contribution.base_rate", "employer_core_contribution.excess_rate"
+    drawn[excess] = min(drawn[excess], drawn[base])  # within the permitted disparity, read by an integrated core
+    nested = SimulationConfig().with_overrides({**drawn, "employer_core_contribution.formula": "integrated"}).to_dict()
     cfg = from_mapping(yaml.safe_load(yaml.safe_dump(nested, sort_keys=False)))
     for key, value in drawn.items():
         assert cfg.get(key) == value

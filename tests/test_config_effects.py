@@ -40,6 +40,10 @@ LOW_PAY_HIRES = {"new_hire.salary_adjustment": 0.5}  # level 1-2 hires paid < 50
 OPT_OUT = "enrollment.opt_out_rates"
 BASIC_TIERS = [{"rate": 1.0, "up_to": 0.03}, {"rate": 0.5, "up_to": 0.05}]
 RICH_TIERS = [{"rate": 1.0, "up_to": 0.06}]
+CORE_FORMULA = "employer_core_contribution.formula"
+CORE_BANDS = [{"min": 0, "rate": 0.02}, {"min": 40, "rate": 0.04}]
+INTEGRATED = {"employer_core_contribution.formula": "integrated", "employer_core_contribution.base_rate": 0.03,
+              "employer_core_contribution.excess_rate": 0.05}
 CASES: list[tuple[str, object, dict]] = [
     ("simulation.random_seed", 43, {}),
     ("simulation.target_growth_rate", 0.10, {}),
@@ -77,6 +81,13 @@ CASES: list[tuple[str, object, dict]] = [
      {"employer_match.formula": "service_tiered", "employer_match.service_tiers": [{"min_years": 0,
                                                                                      "tiers": BASIC_TIERS}]}),
     ("employer_match.max_match_amount", 1000, {}),
+    # a core formula reads its own keys, so its baseline is another formula reading the same ones
+    ("employer_core_contribution.formula", "service_graded", {"employer_core_contribution.formula": "age_banded",
+                                                               "employer_core_contribution.bands": CORE_BANDS}),
+    ("employer_core_contribution.bands", [{"min": 0, "rate": 0.02}, {"min": 5, "rate": 0.05}],
+     {"employer_core_contribution.formula": "service_graded", "employer_core_contribution.bands": CORE_BANDS}),
+    ("employer_core_contribution.base_rate", 0.04, INTEGRATED),
+    ("employer_core_contribution.excess_rate", 0.06, INTEGRATED),
     ("employer_core_contribution.enabled", False, {}),
     ("employer_core_contribution.rate", 0.03, {}),
     ("employer_core_contribution.minimum_hours", 2000, {}),
@@ -110,7 +121,8 @@ def test_every_engine_key_has_a_case_with_a_new_value():
         checked, problem = setting.check(value)
         assert problem is None, (key, problem)
         assert checked != setting.check(context.get(key, setting.default))[0], f"{key}: {value!r} is not a change"
-        assert key not in context or key in {listed for listed, _, _ in FORMULA_LISTS}, key  # a list's other value
+        # a formula's own key (or a core formula) has the other value in its context, the same key read alike
+        assert key not in context or key in {listed for listed, _, _ in FORMULA_LISTS} | {CORE_FORMULA}, key
 
 
 @pytest.mark.parametrize(("key", "value", "context"), CASES, ids=[key for key, _, _ in CASES])

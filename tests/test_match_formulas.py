@@ -17,6 +17,7 @@ from navigator_orchestrator.inputs.config import SimulationConfig
 from navigator_orchestrator.inputs.paths import PROJECT_ROOT
 from pytest_planwise import invariants as inv
 from pytest_planwise.strategies import write_census
+from support.people import census_row
 
 STILL = {"compensation.merit_budget": 0.0, "compensation.cola_rate": 0.0, "workforce.total_termination_rate": 0.0,
          "simulation.target_growth_rate": 0.0, "promotion.base_rate": 0.0, "deferral_auto_escalation.enabled": False}
@@ -53,12 +54,8 @@ BY_HAND = {
 
 @pytest.fixture(scope="module")
 def census(tmp_path_factory):
-    rows = [{"employee_id": emp, "employee_ssn": f"100-03-{number:04d}", "employee_birth_date": dt.date(1980, 3, 1),
-             "employee_hire_date": hire, "employee_termination_date": None, "employee_gross_compensation": 100000,
-             "employee_capped_compensation": 100000, "employee_deferral_rate": rate, "employee_contribution": 0,
-             "pre_tax_contribution": 0, "roth_contribution": 0, "after_tax_contribution": 0,
-             "employer_core_contribution": 0, "employer_match_contribution": 0, "eligibility_entry_date": hire,
-             "active": True} for number, (emp, (hire, rate)) in enumerate(PEOPLE.items(), 1)]
+    rows = [census_row(f"100-03-{number:04d}", emp, dt.date(1980, 3, 1), hire, 100000, rate)
+            for number, (emp, (hire, rate)) in enumerate(PEOPLE.items(), 1)]
     return write_census(rows, tmp_path_factory.mktemp("match_formulas") / "census.csv")
 
 
@@ -147,10 +144,13 @@ def test_a_match_that_ignores_service_is_caught(planwise_run, planwise_isolated_
     assert target[0] in caught["invariant_13_match_and_core_recomputed"]
 
 
-def test_the_shipped_plan_design_scenarios_set_their_formula():
+def test_the_shipped_plan_design_scenarios_set_their_formulas():
     shipped = PROJECT_ROOT / "scenarios"
-    names = ["safe_harbor_basic", "qaca", "service_tiered_match"]
+    names = ["safe_harbor_basic", "qaca", "service_tiered_match", "age_banded_core"]
     loaded = load_scenarios([shipped / f"{name}.yaml" for name in names], SimulationConfig())
-    assert [(s.name, s.config.get("employer_match.formula")) for s in loaded] == [
-        ("safe_harbor_basic", "safe_harbor_basic"), ("qaca", "qaca"), ("service_tiered_match", "service_tiered")]
+    assert [(s.name, s.config.get("employer_match.formula"), s.config.get("employer_core_contribution.formula"))
+            for s in loaded] == [("safe_harbor_basic", "safe_harbor_basic", "flat"), ("qaca", "qaca", "flat"),
+                                 ("service_tiered_match", "service_tiered", "flat"),
+                                 ("age_banded_core", "single_tier", "age_banded")]
     assert [years for years, _ in loaded[2].config.get("employer_match.service_tiers")] == [0, 5, 10]
+    assert loaded[3].config.get("employer_core_contribution.bands") == ((0, 0.02), (40, 0.04), (55, 0.06))

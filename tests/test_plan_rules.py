@@ -14,7 +14,9 @@ import pytest
 
 from pytest_planwise.invariants import CENT, round_half_up
 from pytest_planwise.strategies import write_census
+from support.people import census_row
 
+HIRED = dt.date(2010, 3, 1)  # long service: never a new hire, always eligible
 NO_CHURN = {"compensation__merit_budget": 0.0, "compensation__cola_rate": 0.0,
             "workforce__total_termination_rate": 0.0, "simulation__target_growth_rate": 0.0}
 # (id, birth date, deferral rate) -> expected 2025 deferral; every pay is $400,000, level 5 (never promoted)
@@ -29,20 +31,9 @@ PEOPLE = {
 }
 
 
-def _census_row(batch: int, number: int, emp: str, birth: dt.date, pay: int, rate: float) -> dict:
-    """A long-serving active person with no contributions yet: only birth date, pay and deferral rate differ."""
-    hire = dt.date(2010, 3, 1)
-    return {"employee_id": emp, "employee_ssn": f"100-{batch:02d}-{number:04d}", "employee_birth_date": birth,
-            "employee_hire_date": hire, "employee_termination_date": None, "employee_gross_compensation": pay,
-            "employee_capped_compensation": min(pay, 350000), "employee_deferral_rate": rate,
-            "employee_contribution": 0, "pre_tax_contribution": 0, "roth_contribution": 0,
-            "after_tax_contribution": 0, "employer_core_contribution": 0, "employer_match_contribution": 0,
-            "eligibility_entry_date": hire, "active": True}
-
-
 @pytest.fixture(scope="module")
 def constructed_run(planwise_run, tmp_path_factory):
-    rows = [_census_row(1, number, emp, birth, 400000, rate)
+    rows = [census_row(f"100-01-{number:04d}", emp, birth, HIRED, 400000, rate)
             for number, (emp, (birth, rate, _)) in enumerate(PEOPLE.items(), 1)]
     census = write_census(rows, tmp_path_factory.mktemp("constructed") / "census.csv")
     run = planwise_run(years="2025-2026", census=census, overrides={k.replace("__", "."): v for k, v in NO_CHURN.items()})
@@ -116,7 +107,7 @@ RICH_CUT = {  # id: (match, core)
 
 @pytest.fixture(scope="module")
 def rich_plan_run(planwise_run, tmp_path_factory):
-    rows = [_census_row(2, number, emp, birth, pay, rate)
+    rows = [census_row(f"100-02-{number:04d}", emp, birth, HIRED, pay, rate)
             for number, (emp, (birth, pay, rate)) in enumerate(RICH_PEOPLE.items(), 1)]
     census = write_census(rows, tmp_path_factory.mktemp("rich_plan") / "census.csv")
     run = planwise_run(years="2025-2025", census=census, overrides=RICH_PLAN)

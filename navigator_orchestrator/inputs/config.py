@@ -16,6 +16,7 @@ import difflib
 import hashlib
 import json
 import math
+from decimal import Decimal
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -44,7 +45,8 @@ __all__ = [
 ]
 
 INT, NUMBER, BOOL, DATE, CHOICE, NAMES = "int", "number", "bool", "date", "choice", "names"
-TIERS, SERVICE_TIERS = "tiers", "service_tiers"  # lists of {rate, up_to}; of {min_years, tiers}
+# lists of {rate, up_to}; of {min_years, tiers}; of {min, rate}
+TIERS, SERVICE_TIERS, BANDS = "tiers", "service_tiers", "bands"
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
@@ -90,6 +92,9 @@ class Setting:
             return ("a list of {min_years, tiers}: min_years whole years of service, ascending from 0, each with its "
                     "tier list, e.g. [{min_years: 0, tiers: [{rate: 0.5, up_to: 0.06}]}, "
                     "{min_years: 5, tiers: [{rate: 1.0, up_to: 0.06}]}]")
+        if self.kind == BANDS:
+            return ("a list of {min, rate}: from min (whole years of service, of age, or points) up, rate of plan pay; "
+                    "min ascending from 0, rate in 0..1, e.g. [{min: 0, rate: 0.02}, {min: 10, rate: 0.04}]")
         noun = {INT: "an integer", NUMBER: "a number", DATE: "a date YYYY-MM-DD"}[self.kind]
         lo, hi = _fmt(self.lo), _fmt(self.hi)
         if self.lo_open or self.hi_open:
@@ -105,6 +110,8 @@ class Setting:
             return None, None
         if self.kind in (TIERS, SERVICE_TIERS):
             return _check_tier_kind(self.kind, raw, self.allowed)
+        if self.kind == BANDS:
+            return _check_bands(raw, self.allowed)
         if self.kind == BOOL:
             value = raw if isinstance(raw, bool) else None
         elif self.kind == INT:
@@ -191,6 +198,16 @@ SCHEMA: tuple[Setting, ...] = (
     _rate("employer_core_contribution.rate", 0.02, "core contribution, share of prorated pay"),
     Setting("employer_core_contribution.minimum_hours", INT, 1000,
             "hours worked in the year needed for match and core (2080 x days employed / days in year)", 0, 2080),
+    Setting("employer_core_contribution.formula", CHOICE, "flat",
+            "flat: rate x plan pay; service_graded, age_banded, points (age + years of service): the rate of the "
+            "highest band of bands reached; integrated: base_rate on plan pay up to the Social Security wage base "
+            "plus excess_rate above it", choices=("flat", "service_graded", "age_banded", "points", "integrated")),
+    Setting("employer_core_contribution.bands", BANDS, (), "the bands of formula service_graded, age_banded or points"),
+    Setting("employer_core_contribution.base_rate", NUMBER, None, "formula integrated: share of plan pay up to the "
+            "Social Security taxable wage base", 0, 1, optional=True),
+    Setting("employer_core_contribution.excess_rate", NUMBER, None, "formula integrated: share of plan pay above "
+            "the wage base; excess_rate - base_rate <= min(base_rate, 0.057) (permitted disparity)", 0, 1,
+            optional=True),
     Setting("quality.avg_compensation_min_change", NUMBER, -0.05, "quality gate avg_compensation (warn): smallest "
             "plausible change of active employees' average pay against the previous year", -1, 0, simulated=False),
     Setting("quality.avg_compensation_max_change", NUMBER, 0.15, "quality gate avg_compensation (warn): largest "
@@ -212,11 +229,16 @@ CROSS_RULES: tuple[tuple[str, str], ...] = (
     ("promotion.raise_min", "promotion.raise_max"),
     ("quality.avg_compensation_min_change", "quality.avg_compensation_max_change"),
 )
-#: A list a formula reads, and the formula that reads it: set one without the other and the config is refused.
-FORMULA_LISTS: tuple[tuple[str, str, str], ...] = (
-    ("employer_match.tiers", "employer_match.formula", "tiered"),
-    ("employer_match.service_tiers", "employer_match.formula", "service_tiered"),
+#: A key only some formulas read, its formula key and those formulas: set one without the other and the config is
+#: refused (a list left empty, a rate left null, counts as not set).
+FORMULA_LISTS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
+    ("employer_match.tiers", "employer_match.formula", ("tiered",)),
+    ("employer_match.service_tiers", "employer_match.formula", ("service_tiered",)),
+    ("employer_core_contribution.bands", "employer_core_contribution.formula", ("service_graded", "age_banded", "points")),
+    ("employer_core_contribution.base_rate", "employer_core_contribution.formula", ("integrated",)),
+    ("employer_core_contribution.excess_rate", "employer_core_contribution.formula", ("integrated",)),
 )
+PERMITTED_DISPARITY = Decimal("0.057")  # IRC 401(l)(5)(A)(ii) with the integration level at the wage base
 _DATE_RE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
@@ -428,16 +450,32 @@ def _apply(base: Mapping[str, Any], layers: Iterable[tuple[str, Mapping[str, Any
                 f"{small}: must be <= {large} ({_fmt(values[large])}), got {_fmt(values[small])}; "
                 f"lower {small} or raise {large}"
             )
-    for listed, formula_key, formula in FORMULA_LISTS:
+    for listed, formula_key, formulas in FORMULA_LISTS:
         if {listed, formula_key} & bad:
             continue
-        if values[formula_key] == formula and not values[listed]:
-            problems.append(f"{listed}: {formula_key} {formula} needs this list; set it "
-                            f"({SCHEMA_BY_KEY[listed].allowed.split(', e.g. ')[1]})")
-        elif values[formula_key] != formula and values[listed]:
-            problems.append(f"{listed}: is read only by {formula_key} {formula} (it is {values[formula_key]}); "
-                            f"remove the list or set {formula_key}: {formula}")
+        unset = values[listed] in (None, ())
+        if values[formula_key] in formulas and unset:
+            problems.append(f"{listed}: {formula_key} {values[formula_key]} needs it; set it to "
+                            f"{SCHEMA_BY_KEY[listed].allowed.removesuffix(', or null for none')}")
+        elif values[formula_key] not in formulas and not unset:
+            problems.append(f"{listed}: is read only by {formula_key} {' or '.join(formulas)} (it is "
+                            f"{values[formula_key]}); remove it or set {formula_key}: {formulas[0]}")
+    problems += _disparity_problems(values, bad)
     return {s.key: values[s.key] for s in SCHEMA}
+
+
+def _disparity_problems(values: Mapping[str, Any], bad: set[str]) -> list[str]:
+    """An integrated core within the permitted disparity: excess_rate - base_rate <= min(base_rate, 5.7 points)."""
+    base, excess = values["employer_core_contribution.base_rate"], values["employer_core_contribution.excess_rate"]
+    if base is None or excess is None or {"employer_core_contribution.base_rate",
+                                          "employer_core_contribution.excess_rate"} & bad:
+        return []
+    allowed = min(Decimal(str(base)), PERMITTED_DISPARITY)
+    if Decimal(str(excess)) - Decimal(str(base)) <= allowed:
+        return []
+    return [f"employer_core_contribution.excess_rate: exceeds the permitted disparity (IRC 401(l)): excess_rate - "
+            f"base_rate must be at most min(base_rate, 0.057) = {allowed}, got {_fmt(excess)} - {_fmt(base)}; "
+            f"lower excess_rate to at most {Decimal(str(base)) + allowed} or raise base_rate"]
 
 
 def _unknown_key_problem(dotted: str, tag: str = "") -> str:
@@ -587,11 +625,34 @@ def _check_tiers(raw: Any, allowed: str) -> tuple[Any, str | None]:
     return tuple(tiers), None
 
 
+def _check_bands(raw: Any, allowed: str) -> tuple[Any, str | None]:
+    """Core bands {min, rate}: whole-number minimums rising from 0, rates in 0..1; kept as a tuple of pairs."""
+    if isinstance(raw, tuple):
+        raw = _TIER_JSON[BANDS](raw)
+    if not isinstance(raw, list):
+        return None, f"expected {allowed}, got {_describe(raw)}"
+    bands: list[tuple[int, float]] = []
+    for position, band in enumerate(raw, 1):
+        if not (isinstance(band, Mapping) and set(band) == {"min", "rate"}):
+            return None, f"band {position}: expected {{min, rate}}, got {_describe(band)}; {allowed}"
+        low, rate = band["min"], band["rate"]
+        if not (isinstance(low, int) and not isinstance(low, bool) and 0 <= low <= 200):
+            return None, f"band {position}: min must be a whole number in 0..200, got {_describe(low)}"
+        if (not bands and low != 0) or (bands and low <= bands[-1][0]):
+            return None, (f"band {position}: min must start at 0 and rise strictly, got {low}"
+                          + (f" after {bands[-1][0]}" if bands else ""))
+        if not (isinstance(rate, (int, float)) and not isinstance(rate, bool) and 0 <= rate <= 1):
+            return None, f"band {position}: rate must be a number in 0..1 (a share of plan pay), got {_describe(rate)}"
+        bands.append((low, float(rate) + 0.0))
+    return tuple(bands), None
+
+
 def _tiers_json(tiers: tuple[tuple[float, float], ...]) -> list[dict[str, float]]:
     return [{"rate": rate, "up_to": up_to} for rate, up_to in tiers]
 
 
 _TIER_JSON = {
+    BANDS: lambda bands: [{"min": low, "rate": rate} for low, rate in bands],
     TIERS: _tiers_json,
     SERVICE_TIERS: lambda bands: [{"min_years": years, "tiers": _tiers_json(tiers)} for years, tiers in bands],
 }

@@ -2,14 +2,13 @@
   Contributions of year Y (simulation.md 5, docs/simulation.md "Contributions").
   Employee: the day-by-day requested deferral (int_employee_year_state), capped at the 402(g) limit for the age
   attained by Dec 31 (Y - birth year): 50+ base + catch-up, 60-63 base + the higher catch-up.
-  Employer match (the formula of match_formulas.sql) and core on plan compensation = prorated pay capped at the
+  Employer match and core (the formulas of match_formulas.sql and core_formulas.sql) on plan compensation = prorated pay capped at the
   401(a)(17) limit, only for people active at year end with at least minimum_hours (2,080 x days employed / days in
   year).
   415(c): employee deferrals without their catch-up part plus match plus core never exceed the annual additions
   limit; the employee's deferral is kept, the match is cut first, then the core.
   A year without an IRS limit row fails the model.
 #}
-{% set core_rate = var('employer_core_contribution__rate') if var('employer_core_contribution__enabled') else 0 %}
 
 with state as (
     select * from {{ ref('int_employee_year_state') }}
@@ -19,11 +18,17 @@ irs as (
     select * from {{ ref('config_irs_limits') }} where limit_year = {{ sim_year() }}
 ),
 
+wage_base as (
+    select taxable_wage_base from {{ ref('config_ss_wage_base') }} where wage_year = {{ sim_year() }}
+),
+
 limited as (
     select
         s.employee_id,
         s.requested_contribution,
         s.current_tenure,
+        s.current_age,
+        w.taxable_wage_base,
         {{ sim_year() }} - year(s.employee_birth_date) as catch_up_age,
         irs.base_limit,
         irs.annual_additions_limit,
@@ -37,6 +42,7 @@ limited as (
                    "'config_irs_limits has no row for " ~ sim_year() ~ ": add the year to dbt/seeds/config_irs_limits.csv'") }} as irs_limit
     from state s
     left join irs on true
+    left join wage_base w on true
 ),
 
 employee as (
@@ -52,7 +58,7 @@ formula as (
         *,
         CASE WHEN employer_eligible THEN {{ money(match_formula('employee_contribution', 'plan_compensation', 'current_tenure')) }}
              ELSE CAST(0 AS DECIMAL(14, 2)) END as match_formula,
-        CASE WHEN employer_eligible THEN {{ money('plan_compensation * ' ~ core_rate) }}
+        CASE WHEN employer_eligible THEN {{ money(core_formula('plan_compensation', 'current_age', 'current_tenure', guarded('taxable_wage_base', 'taxable_wage_base is null', "'config_ss_wage_base has no row for " ~ sim_year() ~ ": add the year to dbt/seeds/config_ss_wage_base.csv'"))) }}
              ELSE CAST(0 AS DECIMAL(14, 2)) END as core_formula,
         -- room left under 415(c) once the employee's deferral without its catch-up part is counted
         greatest(0, annual_additions_limit - least(employee_contribution, base_limit)) as additions_room

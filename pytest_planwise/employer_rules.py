@@ -1,4 +1,5 @@
-"""The employer match as docs/simulation.md states it, written apart from the SQL so invariants can check the model.
+"""The employer match and core as docs/simulation.md states them, written apart from the SQL so invariants can check
+the model.
 
 A formula is a list of tiers (rate, up_to): each tier matches `rate` of the deferral made between the previous
 tier's `up_to` and its own, both shares of plan compensation. single_tier is the one tier (rate,
@@ -60,3 +61,21 @@ def match_ceiling(cfg: Mapping[str, Any]) -> tuple[Decimal, Decimal]:
         shares.append(sum(rate * (up_to - floor) for (rate, up_to), floor in zip(exact, floors)))
         rates.append(max(rate for rate, _ in exact))
     return max(shares), max(rates)
+
+
+def core_amount(cfg: Mapping[str, Any], plan_pay: Decimal, age: int, years_of_service: int,
+                wage_base: Decimal | None) -> Decimal:
+    """The core before 415(c), unrounded: flat rate; the rate of the last band whose min the person's service, age or
+    points (age + service) reach; or integrated: base_rate on pay up to the wage base, excess_rate above it."""
+    if not cfg["employer_core_contribution.enabled"]:
+        return Decimal(0)
+    formula = cfg["employer_core_contribution.formula"]
+    if formula == "flat":
+        return plan_pay * Decimal(str(cfg["employer_core_contribution.rate"]))
+    if formula == "integrated":
+        base, excess = (Decimal(str(cfg[f"employer_core_contribution.{key}"])) for key in ("base_rate", "excess_rate"))
+        above = max(plan_pay - wage_base, Decimal(0))
+        return base * (plan_pay - above) + excess * above
+    measure = {"service_graded": years_of_service, "age_banded": age, "points": age + years_of_service}[formula]
+    rate = [rate for low, rate in cfg["employer_core_contribution.bands"] if measure >= low][-1]
+    return plan_pay * Decimal(str(rate))
