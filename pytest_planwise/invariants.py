@@ -646,7 +646,7 @@ def invariant_9_deferral_rates_change_only_through_events(ctx: Ctx) -> list[str]
     return problems
 
 
-# ---------------------------------------------------------------------------------- 12-13. money (issue 9 plan rules)
+# ------------------------------------------------------------------------------------------------- 12-13. money
 
 SAMPLE_PER_STRATUM = 60  # people per (year, stratum) whose money is recomputed; strata below, by employee_id
 _SAMPLE_SQL = """
@@ -794,7 +794,7 @@ def invariant_13_match_and_core_recomputed(ctx: Ctx) -> list[str]:
                            "415(c)")
 
 
-# ----------------------------------------------------------------------------- 14-15. enrollment (issue 9 plan rules)
+# -------------------------------------------------------------------------------------------- 14-15. enrollment
 
 
 def invariant_14_auto_enrollment_dates(ctx: Ctx) -> list[str]:

@@ -2,8 +2,8 @@
 
 A run is built through the public API `planwise run` calls (`navigator_orchestrator.run_request` and `simulate`)
 into a folder named by the hash of its specification, under a root shared by all xdist workers. By default it runs
-inside the test process: dbt is imported once and parses warm, so a small run costs about 2 s instead of 5 s in a
-fresh process; `--planwise-subprocess` runs the real CLI, `python -m navigator_orchestrator.cli`, in a child
+inside the test process: dbt is imported once and parses warm, so a small run costs less than half of what it does
+in a fresh process; `--planwise-subprocess` runs the real CLI, `python -m navigator_orchestrator.cli`, in a child
 process instead. A per-run file lock makes the first worker that needs a
 run build it while the others wait and then reuse it (pytest-postgresql's "template once, copy per test").
 With `--planwise-runs-dir` the root outlives the session (`kept_root`), so a later session reuses the runs too.

@@ -126,14 +126,14 @@ def test_planwise_check_runs_the_gates_on_a_database(good_run, planwise_isolated
 
 def damaged_copy(db, folder):
     """A copy of `db` with 8 KiB overwritten inside one column's data: the file, its catalog and the snapshot's years
-    still read, a whole scan of the snapshot or the events meets DuckDB's corrupt-block error (the first of 15
+    still read, a whole scan of the snapshot or the events meets DuckDB's corrupt-block error (the first of 63
     places through the file that does so)."""
     size = db.stat().st_size
-    for place in range(1, 16):
+    for place in range(1, 64):
         copy = folder / f"damaged_{place}.duckdb"
         copy.write_bytes(db.read_bytes())
         with copy.open("r+b") as handle:
-            handle.seek(size * place // 16)
+            handle.seek(size * place // 64)
             handle.write(b"\x01" * 8192)
         try:
             with duckdb.connect(str(copy), read_only=True) as con:

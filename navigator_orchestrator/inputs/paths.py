@@ -75,7 +75,7 @@ if PLAN_PROJECT is not None:
     DEFAULT_CONFIG = PLAN_PROJECT / "config" / "simulation_config.yaml"
     DEFAULT_DB = PLAN_PROJECT / "simulation.duckdb"
     DEFAULT_CENSUS = PLAN_PROJECT / "data" / "census_default.parquet"
-elif not BUNDLED.is_dir():  # a checkout: its own folders, as they always were
+elif not BUNDLED.is_dir():  # a checkout: its own folders
     DBT_DIR = SHIPPED_DBT
     DEFAULT_CONFIG = SHIPPED_CONFIG
     DEFAULT_DB = DBT_DIR / "simulation.duckdb"
