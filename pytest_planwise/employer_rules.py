@@ -79,3 +79,26 @@ def core_amount(cfg: Mapping[str, Any], plan_pay: Decimal, age: int, years_of_se
     measure = {"service_graded": years_of_service, "age_banded": age, "points": age + years_of_service}[formula]
     rate = [rate for low, rate in cfg["employer_core_contribution.bands"] if measure >= low][-1]
     return plan_pay * Decimal(str(rate))
+
+
+def gets_employer_money(cfg: Mapping[str, Any], source: str, hours: Decimal, years_of_service: int,
+                        employed_on_dec_31: bool) -> bool:
+    """Whether a person-year meets a source's conditions ("match" or "core"): its minimum hours (the match's default
+    to the core's, none under a safe harbor match), minimum years of service, and its last-day rule (the match's
+    default: on, off under a safe harbor match)."""
+    section = "employer_match" if source == "match" else "employer_core_contribution"
+    minimum_hours = cfg[f"{section}.minimum_hours"]
+    if minimum_hours is None:
+        minimum_hours = 0 if _safe_harbor(cfg, source) else cfg["employer_core_contribution.minimum_hours"]
+    return (hours >= minimum_hours and years_of_service >= cfg[f"{section}.minimum_service_years"]
+            and (employed_on_dec_31 or not last_day_rule(cfg, source)))
+
+
+def last_day_rule(cfg: Mapping[str, Any], source: str) -> bool:
+    """Whether a source ("match" or "core") goes only to people employed on Dec 31."""
+    rule = cfg["employer_match.last_day_rule" if source == "match" else "employer_core_contribution.last_day_rule"]
+    return not _safe_harbor(cfg, source) if rule is None else rule
+
+
+def _safe_harbor(cfg: Mapping[str, Any], source: str) -> bool:
+    return source == "match" and cfg["employer_match.formula"] in PUBLISHED

@@ -21,7 +21,7 @@ import duckdb
 
 from navigator_orchestrator.inputs.config import load_config
 
-from .employer_rules import core_amount, match_amount, match_ceiling
+from .employer_rules import core_amount, gets_employer_money, last_day_rule, match_amount, match_ceiling
 from .runs import PlanwiseRun
 
 SHOW = 5  # offending rows shown per failed check
@@ -568,10 +568,12 @@ def invariant_8_prorated_pay_and_contribution_limits(ctx: Ctx) -> list[str]:
            or employer_match_amount > {"employer_match_amount" if cap is None else f"round({cap}, 2)"}
         order by simulation_year, employee_id
     """)
-    ctx.check(problems, "terminated person with employer match or core", """
+    ctx.check(problems, "terminated person with employer money under a last-day rule", f"""
         select employee_id, simulation_year, detailed_status_code, employer_match_amount, employer_core_amount
         from fct_workforce_snapshot
-        where employment_status = 'terminated' and (employer_match_amount <> 0 or employer_core_amount <> 0)
+        where employment_status = 'terminated'
+          and ((employer_match_amount <> 0 and {last_day_rule(ctx.cfg, "match")})
+               or (employer_core_amount <> 0 and {last_day_rule(ctx.cfg, "core")}))
         order by simulation_year, employee_id
     """)
     ctx.check(problems, "total_employer_contributions != match + core", """
@@ -734,7 +736,6 @@ def recompute_money(ctx: Ctx) -> list[Money]:
     """The sampled people's pay, deferral, match and core recomputed from their events, the config and the IRS
     seed (docs/simulation.md, Contributions). Everyone in the sample, in (year, employee_id) order."""
     limits = irs_limits(ctx)
-    minimum_hours = Decimal(ctx.cfg["employer_core_contribution.minimum_hours"])
     out = []
     for (emp, year, birth, hired, terminated, is_hire, start_salary, start_rate, prorated, plan_comp, contribution,
          capped, match, core, additions_capped, age, wage_base, events) in ctx.rows(_SAMPLE_SQL,
@@ -745,11 +746,11 @@ def recompute_money(ctx: Ctx) -> list[Money]:
         limit = deferral_limit(limits, year, birth)
         deferral = min(requested, limit)
         plan = min(pay, Decimal(limits[year]["compensation_limit"]))
-        eligible = terminated is None and Decimal(2080) * days / days_in_year(year) >= minimum_hours
-        match_formula = round_half_up(match_amount(ctx.cfg, deferral, plan, year - hired.year), CENT) \
-            if eligible else Decimal(0)
-        core_formula = round_half_up(core_amount(ctx.cfg, plan, age, year - hired.year, wage_base), CENT) \
-            if eligible else Decimal(0)
+        hours, service = Decimal(2080) * days / days_in_year(year), year - hired.year
+        match_formula = round_half_up(match_amount(ctx.cfg, deferral, plan, service), CENT) \
+            if gets_employer_money(ctx.cfg, "match", hours, service, terminated is None) else Decimal(0)
+        core_formula = round_half_up(core_amount(ctx.cfg, plan, age, service, wage_base), CENT) \
+            if gets_employer_money(ctx.cfg, "core", hours, service, terminated is None) else Decimal(0)
         room = max(Decimal(0), Decimal(limits[year]["annual_additions_limit"])
                    - min(deferral, Decimal(limits[year]["base_limit"])))
         expected_core = min(core_formula, room)  # 415(c) cuts the match first

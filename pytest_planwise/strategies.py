@@ -16,8 +16,8 @@ from hypothesis import strategies as st
 
 from navigator_orchestrator.inputs.census import COLUMN_NAMES
 from navigator_orchestrator.inputs.config import (BANDS, BOOL, CHOICE, CROSS_RULES, DATE, FORMULA_LISTS, INT, NUMBER,
-                                                 PERMITTED_DISPARITY, SCHEMA, SERVICE_TIERS, TIERS, Setting,
-                                                 SimulationConfig)
+                                                 MATCH_CONDITIONS, PERMITTED_DISPARITY, SAFE_HARBOR_MATCHES, SCHEMA,
+                                                 SERVICE_TIERS, TIERS, Setting, SimulationConfig)
 
 #: The ranges the harness explores by default (dotted key -> (low, high)).
 DEFAULT_CONFIG_RANGES: dict[str, tuple[float, float]] = {
@@ -92,8 +92,11 @@ def tier_lists(places: int = 3) -> st.SearchStrategy:
 
 def _with_formula_lists(values: dict[str, Any]) -> dict[str, Any]:
     """A formula's own keys are kept only under that formula, and set under it (the config refuses either way
-    otherwise); an integrated core's excess rate is brought within the permitted disparity."""
+    otherwise); an integrated core's excess rate is brought within the permitted disparity; a safe harbor match
+    carries no hours, service or last-day condition."""
     out = dict(values)
+    if out.get("employer_match.formula") in SAFE_HARBOR_MATCHES:
+        out.update({key: free[0] for key, free in MATCH_CONDITIONS.items() if key in out})
     for listed, formula_key, formulas in FORMULA_LISTS:
         if listed not in out:
             continue

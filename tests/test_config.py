@@ -88,6 +88,9 @@ def test_spec_defaults_are_the_schema_defaults():
         "deferral_auto_escalation.cap": 0.10, "employer_match.rate": 0.50,
         "employer_match.max_match_percentage": 0.06, "employer_match.formula": "single_tier",
         "employer_match.tiers": (), "employer_match.service_tiers": (), "employer_match.max_match_amount": None,
+        "employer_match.minimum_hours": None, "employer_match.minimum_service_years": 0,
+        "employer_match.last_day_rule": None, "employer_core_contribution.minimum_service_years": 0,
+        "employer_core_contribution.last_day_rule": True,
         "employer_core_contribution.enabled": True,
         "employer_core_contribution.rate": 0.02, "employer_core_contribution.minimum_hours": 1000,
         "employer_core_contribution.formula": "flat", "employer_core_contribution.bands": (),
@@ -232,7 +235,8 @@ def test_key_in_the_wrong_section_points_to_the_right_one(tmp_path):
 def test_unknown_key_without_a_close_match_lists_the_known_keys(tmp_path):
     (problem,) = problems_of(tmp_path, "employer_match:\n  zzz: 1\nqqq: 2\n")[:1]
     assert problem.startswith("employer_match.zzz: unknown key; remove it (known keys here: rate, max_match_percentage, "
-                              "formula, tiers, service_tiers, max_match_amount)")
+                              "formula, tiers, service_tiers, max_match_amount, minimum_hours, minimum_service_years, "
+                              "last_day_rule)")
 
 
 def test_a_section_that_is_not_a_mapping(tmp_path):
@@ -430,7 +434,7 @@ def other_valid_value(cfg: SimulationConfig, setting) -> dict:
         "bool": lambda: [not cur],
         "choice": lambda: [c for c in setting.choices if c != cur],
         "date": lambda: [cur + dt.timedelta(days=1), cur - dt.timedelta(days=1)],
-        "int": lambda: [cur + 1, cur - 1],
+        "int": lambda: [setting.hi // 2] if cur is None else [cur + 1, cur - 1],
         "number": lambda: [0.05] if cur is None else [(cur + setting.hi) / 2, (cur + setting.lo) / 2],
         "names": lambda: [[*cur, "PLANWISE_API_TOKEN"]],
         "tiers": lambda: [tiers],
@@ -457,7 +461,7 @@ def test_digest_is_stable_across_runs_and_key_order(tmp_path):
     assert len(a.digest()) == 64 and a.digest() != SimulationConfig().digest()
     # pinned: the canonical form (and so every stored digest) must not change by accident between runs or
     # Python versions; update this literal only together with a deliberate change of defaults or format
-    assert SimulationConfig().digest() == "82d770f15dd573f0f06d4fc9789aca953f1b24df682789af73030bb92e890eb4"
+    assert SimulationConfig().digest() == "d7a5e26623b6a803881b3791d215cac99043314416f7ad72240bfbc40615309e"
 
 
 @pytest.mark.parametrize("setting", [s for s in SCHEMA if s.simulated], ids=lambda s: s.key)

@@ -81,6 +81,11 @@ CASES: list[tuple[str, object, dict]] = [
      {"employer_match.formula": "service_tiered", "employer_match.service_tiers": [{"min_years": 0,
                                                                                      "tiers": BASIC_TIERS}]}),
     ("employer_match.max_match_amount", 1000, {}),
+    ("employer_match.minimum_hours", 2000, {}),  # part-year people lose the match (the core's 1,000 by default)
+    ("employer_match.minimum_service_years", 3, {}),
+    ("employer_match.last_day_rule", False, {}),  # leavers keep the match on what they deferred
+    ("employer_core_contribution.minimum_service_years", 3, {}),
+    ("employer_core_contribution.last_day_rule", False, {}),
     # a core formula reads its own keys, so its baseline is another formula reading the same ones
     ("employer_core_contribution.formula", "service_graded", {"employer_core_contribution.formula": "age_banded",
                                                                "employer_core_contribution.bands": CORE_BANDS}),

@@ -79,7 +79,7 @@ class Setting:
     def allowed(self) -> str:
         """The accepted values in words; used verbatim in error messages and in the docs."""
         if self.kind == BOOL:
-            return "true or false"
+            return "true or false" + (", or null for the formula's default" if self.optional else "")
         if self.kind == CHOICE:
             return "one of " + ", ".join(repr(c) for c in self.choices)
         if self.kind == NAMES:
@@ -194,10 +194,19 @@ SCHEMA: tuple[Setting, ...] = (
     Setting("employer_match.service_tiers", SERVICE_TIERS, (), "the service bands of formula service_tiered"),
     Setting("employer_match.max_match_amount", NUMBER, None, "dollar cap on a person's match in a year", 0, 10**7,
             optional=True),
+    Setting("employer_match.minimum_hours", INT, None, "hours worked in the year needed for the match; null: "
+            "employer_core_contribution.minimum_hours (none for a safe harbor formula)", 0, 2080, optional=True),
+    Setting("employer_match.minimum_service_years", INT, 0, "years of service (Y - hire year) needed for the match",
+            0, 50),
+    Setting("employer_match.last_day_rule", BOOL, None, "the match only for people employed on Dec 31; null: true, "
+            "false for a safe harbor formula", optional=True),
     Setting("employer_core_contribution.enabled", BOOL, True, "pay a non-elective core contribution"),
     _rate("employer_core_contribution.rate", 0.02, "core contribution, share of prorated pay"),
     Setting("employer_core_contribution.minimum_hours", INT, 1000,
             "hours worked in the year needed for match and core (2080 x days employed / days in year)", 0, 2080),
+    Setting("employer_core_contribution.minimum_service_years", INT, 0, "years of service (Y - hire year) needed "
+            "for the core", 0, 50),
+    Setting("employer_core_contribution.last_day_rule", BOOL, True, "the core only for people employed on Dec 31"),
     Setting("employer_core_contribution.formula", CHOICE, "flat",
             "flat: rate x plan pay; service_graded, age_banded, points (age + years of service): the rate of the "
             "highest band of bands reached; integrated: base_rate on plan pay up to the Social Security wage base "
@@ -238,6 +247,10 @@ FORMULA_LISTS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("employer_core_contribution.base_rate", "employer_core_contribution.formula", ("integrated",)),
     ("employer_core_contribution.excess_rate", "employer_core_contribution.formula", ("integrated",)),
 )
+SAFE_HARBOR_MATCHES = ("safe_harbor_basic", "safe_harbor_enhanced", "qaca")
+#: what a safe harbor match may not carry (Treas. Reg. 1.401(k)-3(c)(6), (k)): the key and the value that is no condition
+MATCH_CONDITIONS = {"employer_match.minimum_hours": (None, 0), "employer_match.minimum_service_years": (0,),
+                    "employer_match.last_day_rule": (None, False)}
 PERMITTED_DISPARITY = Decimal("0.057")  # IRC 401(l)(5)(A)(ii) with the integration level at the wage base
 _DATE_RE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
@@ -461,6 +474,10 @@ def _apply(base: Mapping[str, Any], layers: Iterable[tuple[str, Mapping[str, Any
             problems.append(f"{listed}: is read only by {formula_key} {' or '.join(formulas)} (it is "
                             f"{values[formula_key]}); remove it or set {formula_key}: {formulas[0]}")
     problems += _disparity_problems(values, bad)
+    if values["employer_match.formula"] in SAFE_HARBOR_MATCHES and "employer_match.formula" not in bad:
+        problems += [f"{key}: a safe harbor match ({values['employer_match.formula']}) cannot carry an hours, service "
+                     f"or last-day condition; remove {key}" for key, free in MATCH_CONDITIONS.items()
+                     if key not in bad and values[key] not in free]
     return {s.key: values[s.key] for s in SCHEMA}
 
 

@@ -2,9 +2,9 @@
   Contributions of year Y (simulation.md 5, docs/simulation.md "Contributions").
   Employee: the day-by-day requested deferral (int_employee_year_state), capped at the 402(g) limit for the age
   attained by Dec 31 (Y - birth year): 50+ base + catch-up, 60-63 base + the higher catch-up.
-  Employer match and core (the formulas of match_formulas.sql and core_formulas.sql) on plan compensation = prorated pay capped at the
-  401(a)(17) limit, only for people active at year end with at least minimum_hours (2,080 x days employed / days in
-  year).
+  Employer match and core (the formulas of match_formulas.sql and core_formulas.sql) on plan compensation =
+  prorated pay capped at the 401(a)(17) limit, each for the people its conditions admit (employer_eligibility.sql:
+  hours, years of service, employed on Dec 31).
   415(c): employee deferrals without their catch-up part plus match plus core never exceed the annual additions
   limit; the employee's deferral is kept, the match is cut first, then the core.
   A year without an IRS limit row fails the model.
@@ -33,9 +33,8 @@ limited as (
         irs.base_limit,
         irs.annual_additions_limit,
         least(s.prorated_annual_compensation, irs.compensation_limit) as plan_compensation,
-        s.termination_date is null
-            and 2080.0 * s.days_employed / {{ days_in_year() }} >= {{ var('employer_core_contribution__minimum_hours') }}
-            as employer_eligible,
+        {{ employer_money_eligible('match', 's.days_employed', 's.current_tenure', 's.termination_date') }} as match_eligible,
+        {{ employer_money_eligible('core', 's.days_employed', 's.current_tenure', 's.termination_date') }} as core_eligible,
         {{ guarded('irs.base_limit + CASE WHEN ' ~ sim_year() ~ ' - year(s.employee_birth_date) between 60 and 63 THEN irs.catch_up_60_63
                                           WHEN ' ~ sim_year() ~ ' - year(s.employee_birth_date) >= 50 THEN irs.catch_up_50 ELSE 0 END',
                    'irs.base_limit is null',
@@ -56,9 +55,9 @@ employee as (
 formula as (
     select
         *,
-        CASE WHEN employer_eligible THEN {{ money(match_formula('employee_contribution', 'plan_compensation', 'current_tenure')) }}
+        CASE WHEN match_eligible THEN {{ money(match_formula('employee_contribution', 'plan_compensation', 'current_tenure')) }}
              ELSE CAST(0 AS DECIMAL(14, 2)) END as match_formula,
-        CASE WHEN employer_eligible THEN {{ money(core_formula('plan_compensation', 'current_age', 'current_tenure', guarded('taxable_wage_base', 'taxable_wage_base is null', "'config_ss_wage_base has no row for " ~ sim_year() ~ ": add the year to dbt/seeds/config_ss_wage_base.csv'"))) }}
+        CASE WHEN core_eligible THEN {{ money(core_formula('plan_compensation', 'current_age', 'current_tenure', guarded('taxable_wage_base', 'taxable_wage_base is null', "'config_ss_wage_base has no row for " ~ sim_year() ~ ": add the year to dbt/seeds/config_ss_wage_base.csv'"))) }}
              ELSE CAST(0 AS DECIMAL(14, 2)) END as core_formula,
         -- room left under 415(c) once the employee's deferral without its catch-up part is counted
         greatest(0, annual_additions_limit - least(employee_contribution, base_limit)) as additions_room
@@ -73,7 +72,9 @@ select
     irs_limit,
     catch_up_age,
     CAST(plan_compensation AS DECIMAL(14, 2)) as plan_compensation,
-    employer_eligible,
+    match_eligible or core_eligible as employer_eligible,
+    match_eligible,
+    core_eligible,
     -- 415(c) cuts the match first: the core keeps what fits, the match gets the room that is left
     CAST(least(match_formula, additions_room - least(core_formula, additions_room)) AS DECIMAL(14, 2)) as employer_match_amount,
     CAST(least(core_formula, additions_room) AS DECIMAL(14, 2)) as employer_core_amount,
