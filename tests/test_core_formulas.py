@@ -7,6 +7,7 @@ below is worked out by hand. Ages are the engine's (age at the census date, Dec 
 """
 
 import datetime as dt
+import json
 import subprocess
 import sys
 from decimal import Decimal
@@ -69,3 +70,16 @@ def test_an_integrated_core_beyond_the_permitted_disparity_is_refused(tmp_path):
     (line,) = done.stderr.strip().splitlines()
     assert "permitted disparity" in line and "excess_rate" in line and "at most 0.10" in line, line
     assert sorted(p.name for p in tmp_path.iterdir()) == ["plan.yaml"]
+
+
+@pytest.mark.parametrize("formula", ["integrated", "flat"])
+def test_a_projected_wage_base_is_said_once_only_when_the_core_reads_it(planwise_run, formula):
+    overrides = {"employer_core_contribution.formula": formula, **FORMULAS.get(formula, {})}
+    run = planwise_run(years="2025-2028", employees=200, overrides=overrides)
+    assert run.status == "success", run.stderr
+    reads_it = formula == "integrated"
+    assert run.summary["projected_wage_base_years"] == ([2027, 2028] if reads_it else [])
+    assert run.stdout.count("Social Security wage base: 2027-2028 use projected values") == int(reads_it)
+    logged = [json.loads(line) for line in open(run.summary["log_path"])]
+    assert [line["years"] for line in logged if line["event"] == "wage_base_projected"] == (
+        [[2027, 2028]] if reads_it else [])

@@ -197,10 +197,12 @@ def test_a_failed_pre_run_backup_leaves_a_failed_summary(tmp_path, small_census)
     db = tmp_path / "sim.duckdb"
     done = planwise_command(run_args(db, small_census, "2025-2025", "--no-backup"), tmp_path)
     assert done.returncode == 0, done.stderr
+    first = set((tmp_path / "artifacts" / "runs").glob("*/summary.json"))
     done = planwise_command(run_args(db, small_census), tmp_path, {"PLANWISE_TEST_FAULT": "backup:enospc"})
     assert done.returncode == 1 and "pre-run backup failed" in done.stderr
-    summaries = sorted((tmp_path / "artifacts" / "runs").glob("*/summary.json"))
-    summary = json.loads(summaries[-1].read_text())
+    # the second run's own summary (run ids start with the second: two runs in one second sort by their suffix)
+    (second,) = set((tmp_path / "artifacts" / "runs").glob("*/summary.json")) - first
+    summary = json.loads(second.read_text())
     assert SUMMARY_FIELDS <= set(summary)
     assert summary["status"] == "failed" and summary["years_processed"] == []
     assert "no space left" in summary["recovery"][0]["error"]

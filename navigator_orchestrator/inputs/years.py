@@ -7,6 +7,7 @@ from ..errors import InputError
 from .paths import DBT_DIR
 
 IRS_LIMITS_SEED = DBT_DIR / "seeds" / "config_irs_limits.csv"
+WAGE_BASE_SEED = DBT_DIR / "seeds" / "config_ss_wage_base.csv"
 _RANGE = re.compile(r"^\s*(\d{4})\s*(?:-\s*(\d{4})\s*)?$")
 
 
@@ -23,20 +24,21 @@ def parse_years(text: str) -> tuple[int, int]:
     return start, end
 
 
-def irs_limit_rows() -> dict[int, dict[str, str]]:
-    """The IRS limits seed as {year: row}: the one reader of the file on the Python side."""
-    with IRS_LIMITS_SEED.open(newline="") as handle:
-        return {int(row["limit_year"]): row for row in csv.DictReader(handle)}
+def limit_rows(seed=IRS_LIMITS_SEED) -> dict[int, dict[str, str]]:
+    """A per-year limits seed (the IRS limits, or the wage base) as {year: row}: the one reader of those files on the
+    Python side (the year is the first column)."""
+    with seed.open(newline="") as handle:
+        return {int(next(iter(row.values()))): row for row in csv.DictReader(handle)}
 
 
 def supported_years() -> set[int]:
     """Years that have a row in the IRS limits seed (a year without one cannot be simulated)."""
-    return set(irs_limit_rows())
+    return set(limit_rows())
 
 
-def projected_years(start: int, end: int) -> list[int]:
-    """Years of start..end whose IRS limits are projections, not published values (the seed's `projected`)."""
-    rows = irs_limit_rows()
+def projected_years(start: int, end: int, seed=IRS_LIMITS_SEED) -> list[int]:
+    """Years of start..end whose IRS limits (or wage base) are projections, not published values (`projected`)."""
+    rows = limit_rows(seed)
     return [year for year in range(start, end + 1) if rows.get(year, {}).get("projected", "").lower() == "true"]
 
 

@@ -29,7 +29,7 @@ from ..errors import InputError, PlanwiseError, SimulationError
 from ..inputs.census import StagedCensus, generate_census, stage_census
 from ..inputs.config import SimulationConfig
 from ..inputs.paths import DBT_DIR, DEFAULT_CENSUS, DEFAULT_CENSUS_EMPLOYEES, DEFAULT_CENSUS_SEED, project_census
-from ..inputs.years import check_years_supported, projected_years
+from ..inputs.years import WAGE_BASE_SEED, check_years_supported, projected_years
 from ..safety.backup import create_backup
 from ..safety.digest import row_counts, year_digests, year_keyed_present
 from ..safety.interrupts import exit_code, lost_interrupt, sigterm_interrupts
@@ -135,6 +135,11 @@ def _locked_run(request: RunRequest, staged: StagedCensus, log: RunLog) -> RunRe
     if result.projected_irs_years:
         log.warning("irs_limits_projected", projected_limits_line(result.projected_irs_years),
                     years=result.projected_irs_years)
+    if config.get("employer_core_contribution.formula") == "integrated":
+        result.projected_wage_base_years = projected_years(config.start_year, config.end_year, WAGE_BASE_SEED)
+    if result.projected_wage_base_years:
+        log.warning("wage_base_projected", projected_limits_line(result.projected_wage_base_years, wage_base=True),
+                    years=result.projected_wage_base_years)
     runner = DbtRunner(db_path=request.db_path, work_dir=run_dir / "dbt", threads=request.threads,
                        project_dir=request.dbt_project)
     written = False  # whether this run changed the database (only then does it get a run_metadata row)
@@ -180,9 +185,13 @@ def _interrupted(result: RunResult, interrupt: KeyboardInterrupt) -> None:
     result.add_error(str(stop), stop.hint)  # the console line carries its fix, like every other failure
 
 
-def projected_limits_line(years: list[int]) -> str:
-    """The one line saying which years run on projected, not published, IRS limits."""
+def projected_limits_line(years: list[int], wage_base: bool = False) -> str:
+    """The one line saying which years run on projected, not published, IRS limits (or Social Security wage base,
+    which only an integrated core reads)."""
     span = f"{years[0]}-{years[-1]}" if len(years) > 1 else str(years[0])
+    if wage_base:
+        return (f"Social Security wage base: {span} use projected values (not yet announced by the SSA; "
+                f"see the source column of dbt/seeds/config_ss_wage_base.csv)")
     return (f"IRS limits: {span} use projected values (not yet published by the IRS; "
             f"see the source column of dbt/seeds/config_irs_limits.csv)")
 

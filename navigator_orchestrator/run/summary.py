@@ -48,6 +48,7 @@ class RunResult:
     years_skipped: list[int] = field(default_factory=list)  # years `--resume` skipped, their checkpoints proven
     resume: dict[str, dict] = field(default_factory=dict)  # year -> {skipped, reason}
     projected_irs_years: list[int] = field(default_factory=list)  # years simulated on projected IRS limits
+    projected_wage_base_years: list[int] = field(default_factory=list)  # an integrated core on a projected wage base
     quality: dict[str, list[dict]] = field(default_factory=dict)  # year -> every check's result
     total_rows: dict[str, int] = field(default_factory=dict)  # year-keyed table -> rows, all years
     models: list[dict] = field(default_factory=list)  # every model_finished: year, model, status, seconds
