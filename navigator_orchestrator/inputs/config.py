@@ -108,10 +108,13 @@ class Setting:
         value: Any = None
         if raw is None and self.optional:
             return None, None
-        if self.kind in (TIERS, SERVICE_TIERS):
-            return _check_tier_kind(self.kind, raw, self.allowed)
-        if self.kind == BANDS:
-            return _check_bands(raw, self.allowed)
+        if self.kind in _TIER_JSON:
+            if isinstance(raw, tuple):  # a normalised value (from another config): checked again in its JSON shape
+                raw = _TIER_JSON[self.kind](raw)
+            if not isinstance(raw, list):
+                return None, f"expected {self.allowed}, got {_describe(raw)}"
+            return _check_bands(raw, self.allowed) if self.kind == BANDS else _check_tier_kind(self.kind, raw,
+                                                                                                  self.allowed)
         if self.kind == BOOL:
             value = raw if isinstance(raw, bool) else None
         elif self.kind == INT:
@@ -597,12 +600,7 @@ def _check_names(raw: Any, allowed: str) -> tuple[Any, str | None]:
 
 
 def _check_tier_kind(kind: str, raw: Any, allowed: str) -> tuple[Any, str | None]:
-    """A tier list, or a list of service bands each with one, kept as nested tuples (the config is immutable);
-    a normalised value (tuples, from another config) is checked again in its JSON shape."""
-    if isinstance(raw, tuple):
-        raw = _TIER_JSON[kind](raw)
-    if not isinstance(raw, list):
-        return None, f"expected {allowed}, got {_describe(raw)}"
+    """A tier list, or a list of service bands each with one, kept as nested tuples (the config is immutable)."""
     if kind == TIERS:
         return _check_tiers(raw, allowed)
     bands, previous = [], None
@@ -644,10 +642,6 @@ def _check_tiers(raw: Any, allowed: str) -> tuple[Any, str | None]:
 
 def _check_bands(raw: Any, allowed: str) -> tuple[Any, str | None]:
     """Core bands {min, rate}: whole-number minimums rising from 0, rates in 0..1; kept as a tuple of pairs."""
-    if isinstance(raw, tuple):
-        raw = _TIER_JSON[BANDS](raw)
-    if not isinstance(raw, list):
-        return None, f"expected {allowed}, got {_describe(raw)}"
     bands: list[tuple[int, float]] = []
     for position, band in enumerate(raw, 1):
         if not (isinstance(band, Mapping) and set(band) == {"min", "rate"}):
