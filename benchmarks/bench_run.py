@@ -10,6 +10,9 @@ How:
     python benchmarks/bench_run.py --employees 100000 1000000 --repeat 1 --workdir /tmp/bench
     python benchmarks/bench_run.py --checkout /tmp/old-checkout      # the same runs with another checkout's code,
                                                                      # for a before/after in one sitting
+    python benchmarks/bench_run.py --employees 1000000 --years 2025-2034 --repeat 1 \
+        --config benchmarks/plan_design.yaml                         # a richer plan: service-tiered match, points
+                                                                     # core, age 21 / 1 year / quarterly entry
 
 For each size: `planwise census generate --employees N --seed 42` once (not timed), then `--repeat` times
 `planwise run --years Y0-Y1 --census ... --db <fresh folder>/simulation.duckdb --threads T`. Per repetition:
@@ -241,6 +244,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workdir", type=Path, default=Path("/tmp/planwise-bench"),
                         help="census files, databases and results (default /tmp/planwise-bench)")
     parser.add_argument("--reuse-census", action="store_true", help="reuse an existing census_N.parquet")
+    parser.add_argument("--config", type=Path, help="planwise run --config PATH (default: the project's config), "
+                                                    "e.g. benchmarks/plan_design.yaml")
     parser.add_argument("--checkout", type=Path, help="run another checkout's code (python -m from that folder), "
                                                       "e.g. a `git worktree` of the commit before a change")
     args = parser.parse_args(argv)
@@ -275,7 +280,7 @@ def main(argv: list[str] | None = None) -> int:
             rep_dir.mkdir(parents=True)
             db = rep_dir / "simulation.duckdb"
             cmd = [*planwise, "run", "--years", f"{first}-{last}", "--census", str(census), "--db", str(db),
-                   "--threads", str(args.threads)]
+                   "--threads", str(args.threads), *(["--config", str(args.config.resolve())] if args.config else [])]
             print("$", " ".join(cmd), flush=True)
             measured = run_measured(cmd, rep_dir)
             summary_path = find_summary(measured["stdout"], measured["stderr"], rep_dir)

@@ -27,6 +27,7 @@ DEFAULT_TOLERANCES: dict[str, Decimal] = {
     "employee_contributions": Decimal("0.01"),
     "employer_match": Decimal("0.01"),
     "employer_core": Decimal("0.01"),
+    "true_up_cost": Decimal("0.01"),
     "participation_rate": Decimal("0.0001"),
 }
 

@@ -9,7 +9,8 @@ band whose min_years the person has reached (years of service: Y - hire year).
 
 from __future__ import annotations
 
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
+from fractions import Fraction
 from typing import Any, Mapping
 
 _HALF, _ONE = Decimal("0.5"), Decimal(1)
@@ -102,3 +103,47 @@ def last_day_rule(cfg: Mapping[str, Any], source: str) -> bool:
 
 def _safe_harbor(cfg: Mapping[str, Any], source: str) -> bool:
     return source == "match" and cfg["employer_match.formula"] in PUBLISHED
+
+
+def periodic_match(cfg: Mapping[str, Any], stretches: list[tuple[int, int, Decimal, Decimal]], days: int,
+                   deferral_limit: Decimal, pay_limit: Decimal, years_of_service: int) -> Decimal:
+    """The year's match without true-up, before eligibility and 415(c) (docs/simulation.md "Match per pay period
+    and true-up"), in exact fractions. `stretches` are (first day, last day, salary, deferral rate): day numbers
+    counted from 0 on Jan 1, both ends employed, salary and rate constant in between; `days` is D.
+
+    Pay period k of P covers [(k - 1) D / P, k D / P) of the year's day line, day n being [n, n + 1). Each period
+    gets the salary / D per day and rate x that pay of the time it shares with each stretch. Walking the periods in
+    order, a period defers what the 402(g) limit has left after the earlier periods and counts as plan pay what the
+    401(a)(17) limit has left; the formula's tiers (no dollar cap) on those two give the period's match. The sum is
+    rounded to the cent once, then max_match_amount caps it."""
+    periods = cfg["payroll.periods_per_year"]
+    length = Fraction(days, periods)
+    deferred = counted = total = Fraction(0)
+    tiers = [(Fraction(rate), Fraction(up_to)) for rate, up_to in match_tiers(cfg, years_of_service)]
+    for k in range(periods):
+        start, end = k * length, (k + 1) * length
+        pay = requested = Fraction(0)
+        for first, last, salary, rate in stretches:
+            shared = min(end, Fraction(last + 1)) - max(start, Fraction(first))
+            if shared > 0:
+                earned = Fraction(salary) * shared / days
+                pay, requested = pay + earned, requested + Fraction(rate) * earned
+        deferral = min(requested, max(Fraction(0), Fraction(deferral_limit) - deferred))
+        plan = min(pay, max(Fraction(0), Fraction(pay_limit) - counted))
+        deferred, counted = deferred + deferral, counted + plan
+        below = Fraction(0)
+        for rate, up_to in tiers:
+            total += rate * max(Fraction(0), min(deferral, plan * up_to) - plan * below)
+            below = up_to
+    cents = (2 * total * 100 + 1) // 2  # half up; the sum is never negative
+    match = Decimal(int(cents)) / 100
+    cap = cfg["employer_match.max_match_amount"]
+    return match if cap is None else min(match, Decimal(str(cap))).quantize(Decimal("0.01"), ROUND_HALF_UP)
+
+
+def same_share_every_period(stretches: list[tuple[int, int, Decimal, Decimal]], deferral_capped: bool,
+                            prorated_pay: Decimal, pay_limit: Decimal) -> bool:
+    """The shortcut of "Match per pay period and true-up": one deferral rate over all employed days, the 402(g)
+    limit not reached and prorated pay within the 401(a)(17) limit, so every period defers the same share of its
+    pay; such a person's match without true-up is the annual formula's."""
+    return len({rate for _, _, _, rate in stretches}) == 1 and not deferral_capped and prorated_pay <= pay_limit

@@ -1,5 +1,5 @@
-"""The invariants of simulation.md section 6 (1-9) and the plan rules of docs/simulation.md (12-15: deferral day by
-day, match and core, auto-enrollment dates, opt-out) as reusable checks: each takes an open run context and
+"""The invariants of simulation.md section 6 (1-9) and the plan rules of docs/simulation.md (12-16: deferral day by
+day, match and core, auto-enrollment dates, opt-out, plan entry) as reusable checks: each takes an open run context and
 returns its problems (empty when the invariant holds), every problem naming the offending rows.
 
 Quotas, pay and contributions (for a deterministic sample of people per year) are recomputed independently in
@@ -21,13 +21,16 @@ import duckdb
 
 from navigator_orchestrator.inputs.config import load_config
 
-from .employer_rules import core_amount, gets_employer_money, last_day_rule, match_amount, match_ceiling
+from .employer_rules import (core_amount, gets_employer_money, last_day_rule, match_amount, match_ceiling,
+                             periodic_match, same_share_every_period)
+from .plan_entry import entry_date
 from .runs import PlanwiseRun
 
 SHOW = 5  # offending rows shown per failed check
 CENT = Decimal("0.01")
 # simulation.md section 3: a person's events of a year are ordered by date, then by this type order
-TYPE_ORDER = ("hire", "promotion", "raise", "enrollment", "enrollment_change", "deferral_escalation", "termination")
+TYPE_ORDER = ("hire", "eligibility", "promotion", "raise", "enrollment", "enrollment_change", "deferral_escalation",
+              "termination")
 TYPE_RANK_SQL = "CASE event_type " + " ".join(f"WHEN '{t}' THEN {i}" for i, t in enumerate(TYPE_ORDER, 1)) + " END"
 
 
@@ -149,6 +152,8 @@ def open_context(run: PlanwiseRun, name: str = "run") -> Ctx:
     years = sorted(run.years)
     con = run.connect()
     con.execute(_VIEWS.format(y0=years[0]))
+    # plan_entry(birth, hire): the Python rule of pytest_planwise.plan_entry, callable from the invariants' SQL
+    con.create_function("plan_entry", lambda birth, hire: entry_date(cfg, birth, hire), ["DATE", "DATE"], "DATE")
     return Ctx(name, con, years, cfg)
 
 
@@ -555,7 +560,9 @@ def invariant_8_prorated_pay_and_contribution_limits(ctx: Ctx) -> list[str]:
            or (s.irs_limit_applied and s.employee_contribution <> {limit})
         order by s.simulation_year, s.employee_id
     """)
-    # money is rounded to the cent (half away from zero, monotone): the bound is the product rounded to the cent
+    # money is rounded to the cent (half away from zero, monotone): the bound is the product rounded to the cent; the
+    # match per pay period (true_up false) reads the exact deferral and pay, the bound their sums rounded: one cent more
+    slack = "0" if ctx.cfg["employer_match.true_up"] else "0.01"
     ctx.check(problems, "employer match above the formula's largest share of plan pay (or above its largest rate x "
                         "contribution, or above max_match_amount)", f"""
         select employee_id, simulation_year, prorated_annual_compensation, employee_contribution,
@@ -563,8 +570,8 @@ def invariant_8_prorated_pay_and_contribution_limits(ctx: Ctx) -> list[str]:
         from fct_workforce_snapshot
         where employer_match_amount is null or employer_match_amount < 0
            or employer_match_amount > round(least(prorated_annual_compensation, (select compensation_limit
-                  from config_irs_limits where limit_year = simulation_year)) * {top_share}, 2)
-           or employer_match_amount > round(employee_contribution * {top_rate}, 2)
+                  from config_irs_limits where limit_year = simulation_year)) * {top_share}, 2) + {slack}
+           or employer_match_amount > round(employee_contribution * {top_rate}, 2) + {slack}
            or employer_match_amount > {"employer_match_amount" if cap is None else f"round({cap}, 2)"}
         order by simulation_year, employee_id
     """)
@@ -670,7 +677,7 @@ _SAMPLE_SQL = """
     select s.employee_id, s.simulation_year, s.employee_birth_date, s.employee_hire_date, s.termination_date,
            s.is_hire_of_year, s.start_salary, s.start_rate, s.prorated_annual_compensation, s.plan_compensation,
            s.employee_contribution, s.irs_limit_applied, s.employer_match_amount, s.employer_core_amount,
-           s.annual_additions_limit_applied, s.current_age, w.taxable_wage_base,
+           s.annual_additions_limit_applied, s.current_age, w.taxable_wage_base, s.employer_match_true_up,
            list({'d': e.effective_date, 'type': e.event_type, 'pay': e.compensation_amount,
                  'rate': e.employee_deferral_rate} order by e.event_sequence) filter (where e.event_type is not null)
     from sample join snap s using (employee_id, simulation_year)
@@ -732,35 +739,66 @@ def day_by_day(start_salary: Decimal, start_rate: Decimal, events: list[dict], e
     return round_half_up(pay / n, CENT), round_half_up(deferral / n, CENT), days
 
 
+def employed_stretches(start_salary: Decimal, start_rate: Decimal, events: list[dict], employed_from: date,
+                       employed_to: date, year: int) -> list[tuple[int, int, Decimal, Decimal]]:
+    """The employed days of the year as (first day, last day, salary, deferral rate), days counted from 0 on Jan 1:
+    a new stretch on every day with a pay or rate event (the day's last change holds for the whole day)."""
+    first, out = date(year, 1, 1), []
+    salary, rate = start_salary, start_rate
+    changes = sorted({event["d"] for event in events if event["type"] in _PAY_EVENTS + _RATE_EVENTS} - {first})
+    for begins, next_begins in zip([first, *changes], [*changes, date(year + 1, 1, 1)]):
+        for event in events:
+            if event["d"] == begins and event["type"] in _PAY_EVENTS:
+                salary = event["pay"]
+            if event["d"] == begins and event["type"] in _RATE_EVENTS:
+                rate = event["rate"]
+        lo, hi = max(begins, employed_from), min(next_begins - timedelta(days=1), employed_to)
+        if lo <= hi:
+            out.append(((lo - first).days, (hi - first).days, salary, rate))
+    return out
+
+
 def recompute_money(ctx: Ctx) -> list[Money]:
     """The sampled people's pay, deferral, match and core recomputed from their events, the config and the IRS
     seed (docs/simulation.md, Contributions). Everyone in the sample, in (year, employee_id) order."""
     limits = irs_limits(ctx)
     out = []
     for (emp, year, birth, hired, terminated, is_hire, start_salary, start_rate, prorated, plan_comp, contribution,
-         capped, match, core, additions_capped, age, wage_base, events) in ctx.rows(_SAMPLE_SQL,
+         capped, match, core, additions_capped, age, wage_base, true_up, events) in ctx.rows(_SAMPLE_SQL,
                                                                                    {"k": SAMPLE_PER_STRATUM}):
         employed_from, employed_to = max(hired, date(year, 1, 1)), terminated or date(year, 12, 31)
         pay, requested, days = day_by_day(Decimal(0) if is_hire else start_salary, Decimal(0) if is_hire else
                                           start_rate, events or [], employed_from, employed_to, year)
         limit = deferral_limit(limits, year, birth)
         deferral = min(requested, limit)
-        plan = min(pay, Decimal(limits[year]["compensation_limit"]))
+        pay_limit = Decimal(limits[year]["compensation_limit"])
+        plan = min(pay, pay_limit)
         hours, service = Decimal(2080) * days / days_in_year(year), year - hired.year
-        match_formula = round_half_up(match_amount(ctx.cfg, deferral, plan, service), CENT) \
-            if gets_employer_money(ctx.cfg, "match", hours, service, terminated is None) else Decimal(0)
+        gets_match = gets_employer_money(ctx.cfg, "match", hours, service, terminated is None)
+        match_formula = round_half_up(match_amount(ctx.cfg, deferral, plan, service), CENT) if gets_match \
+            else Decimal(0)
+        # the match without true-up ("Match per pay period and true-up"): per pay period, but the annual formula
+        # for a person whose deferral is the same share of pay in every period
+        stretches = employed_stretches(Decimal(0) if is_hire else start_salary, Decimal(0) if is_hire else
+                                       start_rate, events or [], employed_from, employed_to, year)
+        period_formula = match_formula \
+            if not gets_match or same_share_every_period(stretches, requested > limit, pay, pay_limit) \
+            else periodic_match(ctx.cfg, stretches, days_in_year(year), limit, pay_limit, service)
         core_formula = round_half_up(core_amount(ctx.cfg, plan, age, service, wage_base), CENT) \
             if gets_employer_money(ctx.cfg, "core", hours, service, terminated is None) else Decimal(0)
         room = max(Decimal(0), Decimal(limits[year]["annual_additions_limit"])
                    - min(deferral, Decimal(limits[year]["base_limit"])))
         expected_core = min(core_formula, room)  # 415(c) cuts the match first
+        annual, per_period = min(match_formula, room - expected_core), min(period_formula, room - expected_core)
+        trued_up = ctx.cfg["employer_match.true_up"]
         out.append(Money(emp, year, stored={
             "prorated": prorated, "contribution": contribution, "irs_limit_applied": capped, "plan": plan_comp,
-            "match": match, "core": core, "additions_limit_applied": additions_capped,
+            "match": match, "core": core, "additions_limit_applied": additions_capped, "true_up": true_up,
         }, expected={
             "prorated": pay, "contribution": deferral, "irs_limit_applied": requested > limit, "plan": plan,
-            "match": min(match_formula, room - expected_core), "core": expected_core,
-            "additions_limit_applied": match_formula + core_formula > room,
+            "match": annual if trued_up else per_period, "core": expected_core,
+            "additions_limit_applied": (match_formula if trued_up else period_formula) + core_formula > room,
+            "true_up": annual - per_period if trued_up else Decimal(0),
         }))
     return out
 
@@ -789,7 +827,7 @@ def invariant_12_employee_contribution_day_by_day(ctx: Ctx) -> list[str]:
 
 def invariant_13_match_and_core_recomputed(ctx: Ctx) -> list[str]:
     """Sampled match and core = the formula on plan pay (401(a)(17)), hours rule, year-end status, 415(c)."""
-    return _money_problems(ctx, ("plan", "match", "core", "additions_limit_applied"),
+    return _money_problems(ctx, ("plan", "match", "core", "additions_limit_applied", "true_up"),
                            "plan compensation, employer match or core != the match formula's tiers on the deferral "
                            "and plan pay and the core formula on plan pay for actives meeting minimum hours, cut to "
                            "415(c)")
@@ -799,26 +837,29 @@ def invariant_13_match_and_core_recomputed(ctx: Ctx) -> list[str]:
 
 
 def invariant_14_auto_enrollment_dates(ctx: Ctx) -> list[str]:
-    """Exactly the eligible people get one auto-enrollment, on hire date (or Jan 1) + 30 capped at Dec 31, never
-    after their termination; census participants are enrolled as of the census date; the date is kept."""
+    """Exactly the eligible people get one auto-enrollment, on their plan entry date (or Jan 1) + 30 capped at Dec 31,
+    never after their termination; census participants are enrolled as of the census date; the date is kept."""
     problems: list[str] = []
     params = {"enabled": bool(ctx.cfg["enrollment.auto_enrollment.enabled"]),
               "all_eligible": ctx.cfg["enrollment.auto_enrollment.scope"] == "all_eligible_employees",
               "cutoff": ctx.cfg["enrollment.auto_enrollment.hire_date_cutoff"]}
     rate, y0 = ctx.rate("enrollment.auto_enrollment.default_deferral_rate"), ctx.years[0]
-    ctx.check(problems, "auto-enrollment events != the eligible people on max(hire date, Jan 1) + 30 capped at "
-                        "Dec 31 (hires of the year, or with scope all_eligible_employees also non-enrolled, never "
-                        "opted-out start people; hired on/after the cutoff; not terminated before that date)", """
-        with candidates as (
-            select s.employee_id, s.simulation_year, s.employee_hire_date, s.termination_date,
-                   least(greatest(s.employee_hire_date, make_date(s.simulation_year, 1, 1)) + 30,
-                         s.year_end) as due
+    ctx.check(problems, "auto-enrollment events != the eligible people on max(plan entry, Jan 1) + 30 capped at "
+                        "Dec 31 (not enrolled, never opted out, entering the plan this year, or by Dec 31 with scope "
+                        "all_eligible_employees; hired on/after the cutoff; not terminated before that date)", """
+        with entering as (
+            select s.*, plan_entry(s.employee_birth_date, s.employee_hire_date) as entry
             from snap s
             left join fct_workforce_snapshot p on p.employee_id = s.employee_id
                                               and p.simulation_year = s.simulation_year - 1
             where $enabled and s.employee_hire_date >= $cutoff
-              and (s.is_hire_of_year
-                   or ($all_eligible and s.start_rate = 0 and not coalesce(p.opted_out_flag, false)))
+              and (s.is_hire_of_year or (s.start_rate = 0 and not coalesce(p.opted_out_flag, false)))
+        ),
+        candidates as (
+            select employee_id, simulation_year, termination_date,
+                   least(greatest(entry, make_date(simulation_year, 1, 1)) + 30, year_end) as due
+            from entering
+            where entry <= year_end and ($all_eligible or year(entry) = simulation_year)
         ),
         expected as (
             select employee_id, simulation_year, due as effective_date from candidates
@@ -866,6 +907,42 @@ def invariant_14_auto_enrollment_dates(ctx: Ctx) -> list[str]:
         where s.enrollment_date is distinct from e.effective_date
         order by s.simulation_year, s.employee_id
     """, {"y0": y0})
+    return problems
+
+
+def invariant_16_plan_entry(ctx: Ctx) -> list[str]:
+    """One eligibility event, on the plan entry date of pytest_planwise.plan_entry, for exactly the people not yet
+    enrolled who enter during a year while employed; nobody but a census participant is enrolled before entry."""
+    problems: list[str] = []
+    ctx.check(problems, "eligibility events != the people not enrolled at the start of the year whose plan entry "
+                        "(minimum age, service months, entry dates) falls in the year, on or before their "
+                        "termination, dated that day", """
+        with expected as (
+            select employee_id, simulation_year, plan_entry(employee_birth_date, employee_hire_date) as effective_date,
+                   termination_date, year_end
+            from snap where is_hire_of_year or start_rate = 0
+        ),
+        due as (
+            select employee_id, simulation_year, effective_date from expected
+            where year(effective_date) = simulation_year and effective_date <= coalesce(termination_date, year_end)
+        ),
+        actual as (
+            select employee_id, simulation_year, effective_date from fct_yearly_events where event_type = 'eligibility'
+        )
+        select 'missing' as side, * from (select * from due except all select * from actual)
+        union all
+        select 'unexpected (or on another date)', * from (select * from actual except all select * from due)
+        order by simulation_year, employee_id, side
+    """)
+    ctx.check(problems, "enrolled before plan entry (someone other than a census participant)", """
+        select s.employee_id, s.simulation_year, s.enrollment_date,
+               plan_entry(s.employee_birth_date, s.employee_hire_date) as entry
+        from fct_workforce_snapshot s
+        left join raw_census c on c.employee_id = s.employee_id and c.employee_deferral_rate > 0
+        where c.employee_id is null
+          and s.enrollment_date < plan_entry(s.employee_birth_date, s.employee_hire_date)
+        order by s.simulation_year, s.employee_id
+    """)
     return problems
 
 
@@ -967,6 +1044,7 @@ INVARIANTS = (
     invariant_13_match_and_core_recomputed,
     invariant_14_auto_enrollment_dates,
     invariant_15_opt_out_dates_and_never_re_enrolled,
+    invariant_16_plan_entry,
 )
 
 

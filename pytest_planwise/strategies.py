@@ -71,6 +71,8 @@ def setting_values(setting: Setting, places: int = 3, within: tuple[Any, Any] | 
         step = 10 ** places
         return st.integers(round(lo * step) + (lo == setting.lo and setting.lo_open),
                            round(hi * step) - (hi == setting.hi and setting.hi_open)).map(lambda n: n / step)
+    if setting.kind == INT and setting.choices:  # an integer from a short list (pay periods per year)
+        return st.sampled_from([c for c in setting.choices if within is None or lo <= c <= hi])
     if setting.kind == INT:
         return st.integers(lo, hi)
     if setting.kind == DATE:

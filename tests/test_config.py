@@ -27,7 +27,7 @@ from navigator_orchestrator.inputs.config import (
 from navigator_orchestrator.errors import ConfigError
 
 SCHEMA_DEFAULTS = {s.key: s.default for s in SCHEMA}
-NUMERIC = [s for s in SCHEMA if s.kind in ("int", "number")]
+NUMERIC = [s for s in SCHEMA if s.kind in ("int", "number") and not s.choices]  # ranges (not a list of values)
 # keys of the orchestrator (backups, environment): not sent to dbt, not part of the digest
 ORCHESTRATOR_KEYS = {"backup.keep", "environment.required", "quality.avg_compensation_min_change",
                      "quality.avg_compensation_max_change"}
@@ -89,7 +89,9 @@ def test_spec_defaults_are_the_schema_defaults():
         "employer_match.max_match_percentage": 0.06, "employer_match.formula": "single_tier",
         "employer_match.tiers": (), "employer_match.service_tiers": (), "employer_match.max_match_amount": None,
         "employer_match.minimum_hours": None, "employer_match.minimum_service_years": 0,
-        "employer_match.last_day_rule": None, "employer_core_contribution.minimum_service_years": 0,
+        "employer_match.last_day_rule": None, "employer_match.true_up": True, "payroll.periods_per_year": 26,
+        "eligibility.minimum_age": 0, "eligibility.service_months": 0, "eligibility.entry_dates": "immediate",
+        "employer_core_contribution.minimum_service_years": 0,
         "employer_core_contribution.last_day_rule": True,
         "employer_core_contribution.enabled": True,
         "employer_core_contribution.rate": 0.02, "employer_core_contribution.minimum_hours": 1000,
@@ -236,7 +238,7 @@ def test_unknown_key_without_a_close_match_lists_the_known_keys(tmp_path):
     (problem,) = problems_of(tmp_path, "employer_match:\n  zzz: 1\nqqq: 2\n")[:1]
     assert problem.startswith("employer_match.zzz: unknown key; remove it (known keys here: rate, max_match_percentage, "
                               "formula, tiers, service_tiers, max_match_amount, minimum_hours, minimum_service_years, "
-                              "last_day_rule)")
+                              "last_day_rule, true_up)")
 
 
 def test_a_section_that_is_not_a_mapping(tmp_path):
@@ -278,6 +280,10 @@ def test_duplicate_key_is_an_error_not_a_silent_override(tmp_path):
         ("promotion.base_rate", math.inf, "got inf"),
         ("backup.keep", 0, "expected an integer in 1..1000, got 0"),
         ("backup.keep", 1001, "expected an integer in 1..1000, got 1001"),
+        ("payroll.periods_per_year", 25, "expected one of 12, 24, 26, 52, got 25"),
+        ("eligibility.minimum_age", 31, "expected an integer in 0..30, got 31"),
+        ("eligibility.service_months", 13, "expected an integer in 0..12, got 13"),
+        ("eligibility.entry_dates", "yearly", "expected one of 'immediate', 'monthly', 'quarterly', 'semi_annual'"),
     ],
 )
 def test_out_of_range_is_reported(key, value, expected):
@@ -434,7 +440,8 @@ def other_valid_value(cfg: SimulationConfig, setting) -> dict:
         "bool": lambda: [not cur],
         "choice": lambda: [c for c in setting.choices if c != cur],
         "date": lambda: [cur + dt.timedelta(days=1), cur - dt.timedelta(days=1)],
-        "int": lambda: [setting.hi // 2] if cur is None else [cur + 1, cur - 1],
+        "int": lambda: ([c for c in setting.choices if c != cur] if setting.choices
+                        else [setting.hi // 2] if cur is None else [cur + 1, cur - 1]),
         "number": lambda: [0.05] if cur is None else [(cur + setting.hi) / 2, (cur + setting.lo) / 2],
         "names": lambda: [[*cur, "PLANWISE_API_TOKEN"]],
         "tiers": lambda: [tiers],
@@ -461,7 +468,7 @@ def test_digest_is_stable_across_runs_and_key_order(tmp_path):
     assert len(a.digest()) == 64 and a.digest() != SimulationConfig().digest()
     # pinned: the canonical form (and so every stored digest) must not change by accident between runs or
     # Python versions; update this literal only together with a deliberate change of defaults or format
-    assert SimulationConfig().digest() == "d7a5e26623b6a803881b3791d215cac99043314416f7ad72240bfbc40615309e"
+    assert SimulationConfig().digest() == "72abfc9feb743236984966ffc70f20993e7044637a5f46d9ab42987540f37764"
 
 
 @pytest.mark.parametrize("setting", [s for s in SCHEMA if s.simulated], ids=lambda s: s.key)

@@ -56,6 +56,9 @@ CASES: list[tuple[str, object, dict]] = [
     ("promotion.raise_min", 0.10, {}),
     ("promotion.raise_max", 0.35, {}),
     ("new_hire.salary_adjustment", 1.0, {}),
+    ("eligibility.minimum_age", 30, {}),  # hires aged 22-29 are no longer auto-enrolled in their hire year
+    ("eligibility.service_months", 6, {}),  # hires enter (and are auto-enrolled) six months later
+    ("eligibility.entry_dates", "quarterly", {}),
     ("enrollment.auto_enrollment.enabled", False, {}),
     ("enrollment.auto_enrollment.scope", "all_eligible_employees", {}),
     ("enrollment.auto_enrollment.hire_date_cutoff", "2026-06-01", {}),  # 2025 hires no longer auto-enrolled
@@ -84,6 +87,8 @@ CASES: list[tuple[str, object, dict]] = [
     ("employer_match.minimum_hours", 2000, {}),  # part-year people lose the match (the core's 1,000 by default)
     ("employer_match.minimum_service_years", 3, {}),
     ("employer_match.last_day_rule", False, {}),  # leavers keep the match on what they deferred
+    ("employer_match.true_up", False, {}),  # hires enrolled 30 days in lose the match of their first periods
+    ("payroll.periods_per_year", 12, {"employer_match.true_up": False}),  # periods the 402(g) limit cuts differ
     ("employer_core_contribution.minimum_service_years", 3, {}),
     ("employer_core_contribution.last_day_rule", False, {}),
     # a core formula reads its own keys, so its baseline is another formula reading the same ones

@@ -47,11 +47,7 @@ def test_leavers_keep_the_match_only_without_a_last_day_rule(planwise_run, last_
     assert run.status == "success", run.stderr
     (leavers_matched,) = run.query("select count(*) from fct_workforce_snapshot where employment_status = "
                                    "'terminated' and employer_match_amount > 0")[0]
-    ctx = inv.open_context(run, f"last_day_rule {last_day}")
-    try:
-        problems = [problem for invariant in inv.INVARIANTS for problem in invariant(ctx)]
-    finally:
-        ctx.con.close()
+    problems = inv.check_invariants(run, f"last_day_rule {last_day}")
     assert not problems, inv.report(problems)
     assert (leavers_matched > 0) == (last_day is False), leavers_matched
 

@@ -1,5 +1,5 @@
 """The invariants of simulation.md section 6 (items 1-9; 10-11, determinism and config sensitivity, have their own
-tests), the plan-rule invariants 12-15 (deferral day by day, match and core, auto-enrollment, opt-out)
+tests), the plan-rule invariants 12-16 (deferral day by day, match and core, auto-enrollment, opt-out, plan entry)
 with one deliberate corruption each that they must catch, and the worked examples of sections 3.1 and 4.
 
 Every invariant is checked on two real runs built by the CLI: the default census (5,000 people) and a generated
@@ -225,6 +225,13 @@ CORRUPTIONS = {
         "where e.employee_id = $id and e.simulation_year = $y and e.event_type = 'enrollment') "
         "where employee_id = $id and simulation_year = $y and event_type = 'enrollment_change'",
         {"invariant_12_employee_contribution_day_by_day", "invariant_15_opt_out_dates_and_never_re_enrolled"}),
+    "plan_entry_a_day_late": (
+        "select e.employee_id, e.simulation_year from fct_yearly_events e join fct_workforce_snapshot s "
+        f"using (employee_id, simulation_year) where {SAMPLED} and e.event_type = 'eligibility' "
+        "and s.termination_date is null and e.effective_date < make_date(e.simulation_year, 12, 1)",
+        "update fct_yearly_events set effective_date = effective_date + 1 where employee_id = $id "
+        "and simulation_year = $y and event_type = 'eligibility'",
+        {"invariant_16_plan_entry"}),
     "continuing_employee_relabelled_a_new_hire": (
         "select a.employee_id, a.simulation_year from fct_workforce_snapshot a join fct_workforce_snapshot b "
         "on b.employee_id = a.employee_id and b.simulation_year = a.simulation_year + 1 "

@@ -2,9 +2,10 @@
   The employer match of a person-year before 415(c) (docs/simulation.md "Match formulas"), as SQL over the deferral
   made and plan compensation. Every formula but single_tier is a tier list: each tier matches its rate of the
   deferral between the previous tier's up_to and its own (shares of pay); service_tiered picks the band of the
-  person's years of service. max_match_amount, when set, caps the result.
+  person's years of service. max_match_amount, when set, caps the result unless capped is false (a pay period's
+  match: the cap applies to the year's sum, docs/simulation.md "Match per pay period and true-up").
 #}
-{% macro match_formula(deferral, pay, years_of_service) -%}
+{% macro match_formula(deferral, pay, years_of_service, capped=true) -%}
 {%- set formula = var('employer_match__formula') -%}
 {%- set fixed = {
     'safe_harbor_basic': [{'rate': 1.0, 'up_to': 0.03}, {'rate': 0.5, 'up_to': 0.05}],
@@ -24,7 +25,7 @@
   {%- set match = tier_sum(deferral, pay, fixed.get(formula) or var('employer_match__tiers')) -%}
 {%- endif -%}
 {%- set cap = var('employer_match__max_match_amount') -%}
-{{ match if cap is none else 'least(' ~ match ~ ', ' ~ cap ~ ')' }}
+{{ match if cap is none or not capped else 'least(' ~ match ~ ', ' ~ cap ~ ')' }}
 {%- endmacro %}
 
 {% macro tier_sum(deferral, pay, tiers) -%}

@@ -66,7 +66,7 @@ class Setting:
     hi: Any = None
     lo_open: bool = False
     hi_open: bool = False
-    choices: tuple[str, ...] = ()
+    choices: tuple[Any, ...] = ()
     simulated: bool = True
     optional: bool = False
 
@@ -82,6 +82,8 @@ class Setting:
             return "true or false" + (", or null for the formula's default" if self.optional else "")
         if self.kind == CHOICE:
             return "one of " + ", ".join(repr(c) for c in self.choices)
+        if self.choices:  # an integer from a short list (pay periods per year)
+            return "one of " + ", ".join(str(c) for c in self.choices)
         if self.kind == NAMES:
             return "a list of environment variable names (letters, digits, _), e.g. [PLANWISE_API_TOKEN]"
         if self.kind == TIERS:
@@ -119,6 +121,7 @@ class Setting:
             value = raw if isinstance(raw, bool) else None
         elif self.kind == INT:
             value = raw if isinstance(raw, int) and not isinstance(raw, bool) else None
+            value = None if self.choices and value not in self.choices else value
         elif self.kind == NUMBER:
             if isinstance(raw, (int, float)) and not isinstance(raw, bool):
                 value = float(raw) + 0.0  # ints accepted; + 0.0 turns -0.0 into 0.0 so digests agree
@@ -168,6 +171,13 @@ SCHEMA: tuple[Setting, ...] = (
     _rate("promotion.raise_min", 0.15, "smallest promotion pay increase, share of pay; <= raise_max"),
     _rate("promotion.raise_max", 0.25, "largest promotion pay increase, share of pay; >= raise_min"),
     Setting("new_hire.salary_adjustment", NUMBER, 1.15, "new-hire pay as a multiple of the level's average pay", 0.5, 3),
+    Setting("eligibility.minimum_age", INT, 0, "age (whole years) a person must reach to enter the plan: nobody "
+            "defers or is auto-enrolled before entry", 0, 30),
+    Setting("eligibility.service_months", INT, 0, "months of service from the hire date a person must complete to "
+            "enter the plan", 0, 12),
+    Setting("eligibility.entry_dates", CHOICE, "immediate", "when a person who meets the age and service rules "
+            "enters: that day, or the first day of the next month, quarter or half-year (or that day when it is one)",
+            choices=("immediate", "monthly", "quarterly", "semi_annual")),
     Setting("enrollment.auto_enrollment.enabled", BOOL, True, "auto-enroll eligible people at the default deferral rate"),
     Setting("enrollment.auto_enrollment.scope", CHOICE, "new_hires_only",
             "who is auto-enrolled: this year's hires only, or every active non-enrolled person",
@@ -186,6 +196,8 @@ SCHEMA: tuple[Setting, ...] = (
     Setting("deferral_auto_escalation.enabled", BOOL, True, "raise enrolled people's deferral rate every Jan 1"),
     Setting("deferral_auto_escalation.increment", NUMBER, 0.01, "yearly deferral increase, share of pay", 0, 1, lo_open=True),
     _rate("deferral_auto_escalation.cap", 0.10, "escalation never takes a deferral rate above this"),
+    Setting("payroll.periods_per_year", INT, 26, "pay periods per year (12 monthly, 24 semi-monthly, 26 biweekly, "
+            "52 weekly): the periods of the match without true-up", choices=(12, 24, 26, 52)),
     _rate("employer_match.rate", 0.50, "employer match per dollar deferred (0.5 = 50 cents)"),
     _rate("employer_match.max_match_percentage", 0.06, "deferrals matched up to this share of pay"),
     Setting("employer_match.formula", CHOICE, "single_tier",
@@ -203,6 +215,8 @@ SCHEMA: tuple[Setting, ...] = (
             0, 50),
     Setting("employer_match.last_day_rule", BOOL, None, "the match only for people employed on Dec 31; null: true, "
             "false for a safe harbor formula", optional=True),
+    Setting("employer_match.true_up", BOOL, True, "true: the match is the formula on the year's totals; false: the "
+            "sum of the formula on each pay period's pay and deferral (no match for periods after the 402(g) limit)"),
     Setting("employer_core_contribution.enabled", BOOL, True, "pay a non-elective core contribution"),
     _rate("employer_core_contribution.rate", 0.02, "core contribution, share of prorated pay"),
     Setting("employer_core_contribution.minimum_hours", INT, 1000,

@@ -4,7 +4,8 @@ from decimal import Decimal
 
 import duckdb
 
-EVENT_TYPES = ("hire", "termination", "promotion", "raise", "enrollment", "enrollment_change", "deferral_escalation")
+EVENT_TYPES = ("hire", "termination", "promotion", "raise", "eligibility", "enrollment", "enrollment_change",
+               "deferral_escalation")
 STATUS_CODES = ("continuous_active", "new_hire_active", "experienced_termination", "new_hire_termination")
 _STATUS_NAMES = {"experienced_termination": "experienced_terminations", "new_hire_termination": "new_hire_terminations"}
 
@@ -25,7 +26,8 @@ select
         as participation_rate,
     (select coalesce(sum(employee_contribution), 0) from snapshot) as employee_contributions,
     (select coalesce(sum(employer_match_amount), 0) from snapshot) as employer_match,
-    (select coalesce(sum(employer_core_amount), 0) from snapshot) as employer_core
+    (select coalesce(sum(employer_core_amount), 0) from snapshot) as employer_core,
+    (select coalesce(sum(employer_match_true_up), 0) from snapshot) as true_up_cost
 """
 
 

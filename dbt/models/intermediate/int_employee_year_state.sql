@@ -2,6 +2,9 @@
   One row per person employed at any time in year Y: start population plus hires, with the events of Y applied.
   Pay and the requested deferral are sums over int_employee_pay_periods: prorated pay = each salary x the days it
   applied / days in year; requested deferral = the rate in force each day x the pay earned that day (before limits).
+  pay_stretches keeps the day stretches of the people whose match per pay period may differ from the annual
+  formula (more than one deferral rate, or past the year's 402(g) base or 401(a)(17) limit): the only ones
+  int_employee_contributions computes period by period, read here so the stretches are built once a year.
 #}
 with events as (
     select * from {{ ref('fct_yearly_events') }} where simulation_year = {{ sim_year() }}
@@ -44,9 +47,16 @@ pay as (
               + 10000 * {{ days_in_year() }}) // (2 * 10000 * {{ days_in_year() }}) AS DECIMAL(18, 0)) / 100
             as requested_contribution,
         arg_max(salary, period_start) as current_compensation,
-        max(salary) as highest_compensation
+        max(salary) as highest_compensation,
+        min(deferral_rate) <> max(deferral_rate) as deferral_rate_changed,
+        list(struct_pack(period_start := period_start, period_end := period_end, salary := salary,
+                         deferral_rate := deferral_rate)) as stretches
     from {{ ref('int_employee_pay_periods') }}
     group by employee_id
+),
+
+irs as (
+    select base_limit, compensation_limit from {{ ref('config_irs_limits') }} where limit_year = {{ sim_year() }}
 ),
 
 employment as (
@@ -99,8 +109,12 @@ select
     CAST(p.requested_contribution AS DECIMAL(14, 2)) as requested_contribution,
     CAST(coalesce(ps.final_deferral_rate, e.starting_deferral_rate) AS DECIMAL(7, 4)) as current_deferral_rate,
     coalesce(e.enrollment_date, ps.new_enrollment_date) as enrollment_date,
-    e.opted_out_flag or coalesce(ps.opted_out_this_year, false) as opted_out_flag
+    e.opted_out_flag or coalesce(ps.opted_out_this_year, false) as opted_out_flag,
+    p.deferral_rate_changed,
+    CASE WHEN p.deferral_rate_changed or p.requested_contribution > irs.base_limit
+              or p.prorated_annual_compensation > irs.compensation_limit THEN p.stretches END as pay_stretches
 from employment e
 join pay p using (employee_id)
+left join irs on true
 left join plan_state ps using (employee_id)
 left join promotions pr using (employee_id)

@@ -1,8 +1,12 @@
 {#
-  Auto-enrollment and opt-out (simulation.md 3.7).
-  Enrollment: scope new_hires_only = this year's hires hired on/after the cutoff; all_eligible_employees = also
-  start-population people not enrolled and never opted out, hired on/after the cutoff. Dated hire + 30 days (for
-  people hired before this year: Jan 1 + 30 days), capped at Dec 31, and only if not terminated before it.
+  Plan entry, auto-enrollment and opt-out (simulation.md 3.7, docs/simulation.md "Plan eligibility"), one flow
+  decided from one date: the day each person employed in year Y enters the plan (plan_entry.sql).
+  Entry: one `eligibility` event on that day per person not yet enrolled who enters during the year while
+  employed (a person who leaves before it never enters; census participants who already defer are in the plan).
+  Enrollment, 30 days after entry (for people who entered before this year: Jan 1 + 30 days), capped at Dec 31,
+  only if not terminated before it and only for people hired on/after the cutoff: scope new_hires_only = the
+  people who enter the plan this year (with the default entry rule: this year's hires); all_eligible_employees =
+  also start-population people who entered before, are not enrolled and never opted out.
   Opt-out: once, within 30 days of the auto-enrollment (never after termination or Dec 31), iff
   u('optout') < age-segment rate x income-segment multiplier; event enrollment_change with deferral 0.
 #}
@@ -16,32 +20,42 @@ with terminations as (
     select employee_id, effective_date from {{ ref('int_new_hire_termination_events') }}
 ),
 
-hires as (
-    select employee_id, employee_ssn, effective_date as hire_date, compensation_amount as salary,
-           employee_age as current_age, employee_tenure as current_tenure, level_id, age_band, tenure_band
-    from {{ ref('int_hiring_events') }}
+people as (
+    -- everyone employed in the year, with the plan state they start it with and their plan entry date
+    select *, {{ plan_entry_date('employee_birth_date', 'hire_date') }} as entry_date
+    from (
+        select employee_id, employee_ssn, employee_birth_date, employee_hire_date as hire_date,
+               starting_compensation as salary, current_age, current_tenure, level_id, age_band, tenure_band,
+               is_enrolled, opted_out_flag
+        from {{ ref('int_employee_compensation_by_year') }}
+        union all
+        select employee_id, employee_ssn, employee_birth_date, effective_date, compensation_amount, employee_age,
+               employee_tenure, level_id, age_band, tenure_band, false, false
+        from {{ ref('int_hiring_events') }}
+    )
 ),
 
-incumbents as (
-    select employee_id, employee_ssn, employee_hire_date as hire_date, starting_compensation as salary,
-           current_age, current_tenure, level_id, age_band, tenure_band
-    from {{ ref('int_employee_compensation_by_year') }}
-    where not is_enrolled and not opted_out_flag
+entrants as (
+    select p.* from people p
+    left join terminations t using (employee_id)
+    where not p.is_enrolled
+      and p.entry_date between {{ year_start() }} and coalesce(t.termination_date, {{ year_end() }})
 ),
 
 candidates as (
-    select * from hires
-    {% if scope == 'all_eligible_employees' %}
-    union all
-    select * from incumbents
-    {% endif %}
+    select employee_id, employee_ssn, hire_date, salary, current_age, current_tenure, level_id, age_band,
+           tenure_band, entry_date
+    from people
+    where not is_enrolled and not opted_out_flag
+      and entry_date <= {{ year_end() }}
+      {% if scope != 'all_eligible_employees' %}and entry_date >= {{ year_start() }}{% endif %}
 ),
 
 enrolled as (
     select
         c.*,
         t.termination_date,
-        least(greatest(c.hire_date, {{ year_start() }}) + 30, {{ year_end() }}) as enrollment_date
+        least(greatest(c.entry_date, {{ year_start() }}) + 30, {{ year_end() }}) as enrollment_date
     from candidates c
     left join terminations t using (employee_id)
     where {{ 'true' if enabled else 'false' }}
@@ -80,6 +94,23 @@ with_opt_out as (
       on r.age_segment = {{ age_segment('e.current_age') }}
      and r.income_segment = {{ income_segment('e.salary') }}
 )
+
+select
+    employee_id, employee_ssn,
+    'eligibility' as event_type,
+    {{ sim_year() }} as simulation_year,
+    entry_date as effective_date,
+    'plan entry' as event_details,
+    salary as compensation_amount,
+    CAST(NULL AS DECIMAL(14, 2)) as previous_compensation,
+    {{ rate(0) }} as employee_deferral_rate,
+    {{ rate(0) }} as prev_employee_deferral_rate,
+    current_age as employee_age, current_tenure as employee_tenure, level_id, age_band, tenure_band,
+    CAST(NULL AS DOUBLE) as event_probability,
+    'plan_entry' as event_category
+from entrants
+
+union all
 
 select
     employee_id, employee_ssn,

@@ -43,6 +43,7 @@ select
     CAST(c.employer_match_amount + c.employer_core_amount AS DECIMAL(14, 2)) as total_employer_contributions,
     c.irs_limit_applied,
     c.plan_compensation,
-    c.annual_additions_limit_applied
+    c.annual_additions_limit_applied,
+    c.employer_match_true_up
 from state s
 join contributions c using (employee_id)

@@ -1,7 +1,8 @@
 {{ config(materialized='year_slice') }}
 {#
   Every event of year Y, one row each (simulation.md 3). event_sequence orders a person's events of the year by
-  date, then type: hire < promotion < raise < enrollment < enrollment_change < deferral_escalation < termination.
+  date, then type: hire < eligibility < promotion < raise < enrollment < enrollment_change < deferral_escalation <
+  termination.
 #}
 with events as (
     select * from {{ ref('int_hiring_events') }}
@@ -41,8 +42,9 @@ select
         partition by employee_id
         order by effective_date,
             CASE event_type
-                WHEN 'hire' THEN 1 WHEN 'promotion' THEN 2 WHEN 'raise' THEN 3 WHEN 'enrollment' THEN 4
-                WHEN 'enrollment_change' THEN 5 WHEN 'deferral_escalation' THEN 6 WHEN 'termination' THEN 7
+                WHEN 'hire' THEN 1 WHEN 'eligibility' THEN 2 WHEN 'promotion' THEN 3 WHEN 'raise' THEN 4
+                WHEN 'enrollment' THEN 5 WHEN 'enrollment_change' THEN 6 WHEN 'deferral_escalation' THEN 7
+                WHEN 'termination' THEN 8
             END
     ) AS INTEGER) as event_sequence
 from events
