@@ -148,17 +148,19 @@ STAYS, OPTS_OUT = "NH_2025_000009", "NH_2025_000041"
 
 
 def test_a_march_hire_defers_from_enrollment_and_until_opt_out(planwise_run):
-    """docs/simulation.md: a hire of 2025-03-01 is auto-enrolled on 2025-03-31 and defers only on pay from that
-    day; one who opts out on 2025-04-15 defers only on the 15 days 2025-03-31..2025-04-14 (the opt-out day at 0)."""
+    """docs/simulation.md: a hire of 2025-03-01 enters the plan that day (no entry rule), is auto-enrolled on
+    2025-03-31 and defers only on pay from that day; one who opts out on 2025-04-15 defers only on the 15 days
+    2025-03-31..2025-04-14 (the opt-out day at 0)."""
     run = planwise_run(years="2025-2025", employees=500, seed=3478, overrides=ACCEPTANCE)
     assert run.status == "success", run.stderr
     events = {(emp, kind): (day, pay, rate) for emp, kind, day, pay, rate in run.query(
         "select employee_id, event_type, effective_date, compensation_amount, employee_deferral_rate "
         "from fct_yearly_events where employee_id in (?, ?)", [STAYS, OPTS_OUT])}
     assert {key: value[0] for key, value in events.items()} == {
-        (STAYS, "hire"): dt.date(2025, 3, 1), (STAYS, "enrollment"): dt.date(2025, 3, 31),
-        (OPTS_OUT, "hire"): dt.date(2025, 3, 1), (OPTS_OUT, "enrollment"): dt.date(2025, 3, 31),
-        (OPTS_OUT, "enrollment_change"): dt.date(2025, 4, 15)}
+        (STAYS, "hire"): dt.date(2025, 3, 1), (STAYS, "eligibility"): dt.date(2025, 3, 1),
+        (STAYS, "enrollment"): dt.date(2025, 3, 31),
+        (OPTS_OUT, "hire"): dt.date(2025, 3, 1), (OPTS_OUT, "eligibility"): dt.date(2025, 3, 1),
+        (OPTS_OUT, "enrollment"): dt.date(2025, 3, 31), (OPTS_OUT, "enrollment_change"): dt.date(2025, 4, 15)}
     assert events[(STAYS, "enrollment")][2] == events[(OPTS_OUT, "enrollment")][2] == Decimal("0.0600")
     got = {row[0]: row[1:] for row in run.query(
         "select employee_id, current_compensation, prorated_annual_compensation, employee_contribution, "
