@@ -1,5 +1,6 @@
 """The invariants of simulation.md section 6 (1-9) and the plan rules of docs/simulation.md (12-16: deferral day by
-day, match and core, auto-enrollment dates, opt-out, plan entry) as reusable checks: each takes an open run context and
+day, match and core, auto-enrollment dates, opt-out, plan entry; 17: the employer-money accounts, vesting and
+forfeitures, every row recomputed by pytest_planwise.accounts) as reusable checks: each takes an open run context and
 returns its problems (empty when the invariant holds), every problem naming the offending rows.
 
 Quotas, pay and contributions (for a deterministic sample of people per year) are recomputed independently in
@@ -1030,6 +1031,25 @@ def invariant_15_opt_out_dates_and_never_re_enrolled(ctx: Ctx) -> list[str]:
     """)
     return problems
 
+
+# -------------------------------------------------------------------------------------------- 17. employer accounts
+
+
+def invariant_17_employer_accounts_recomputed(ctx: Ctx) -> list[str]:
+    """Every row of fct_employer_accounts and fct_employer_cost, and the snapshot's years of vesting service, equal
+    pytest_planwise.accounts' recomputation (openings from the census or last year's recomputed closing, earnings,
+    vesting schedules, forfeitures, the forfeiture pool used, carried or reallocated in whole cents); rows missing
+    or extra are reported too."""
+    from .accounts import differences  # accounts reuses this module's helpers: imported when used
+
+    wrong = differences(ctx)
+    if not wrong:
+        return []
+    return [f"[{ctx.name}] employer accounts / cost != the recomputation (docs/simulation.md \"Vesting and "
+            f"forfeitures\"): {len(wrong)} differences, first {min(SHOW, len(wrong))}:\n      "
+            + "\n      ".join(wrong[:SHOW])]
+
+
 INVARIANTS = (
     invariant_1_headcount_quotas_and_hires_by_level,
     invariant_2_start_population_is_last_years_actives,
@@ -1045,6 +1065,7 @@ INVARIANTS = (
     invariant_14_auto_enrollment_dates,
     invariant_15_opt_out_dates_and_never_re_enrolled,
     invariant_16_plan_entry,
+    invariant_17_employer_accounts_recomputed,
 )
 
 

@@ -15,9 +15,10 @@ import duckdb
 from hypothesis import strategies as st
 
 from navigator_orchestrator.inputs.census import COLUMN_NAMES
-from navigator_orchestrator.inputs.config import (BANDS, BOOL, CHOICE, CROSS_RULES, DATE, FORMULA_LISTS, INT, NUMBER,
-                                                 MATCH_CONDITIONS, PERMITTED_DISPARITY, SAFE_HARBOR_MATCHES, SCHEMA,
-                                                 SERVICE_TIERS, TIERS, Setting, SimulationConfig)
+from navigator_orchestrator.inputs.config import (BANDS, BOOL, CHOICE, CROSS_RULES, DATE, FORMULA_LISTS, INT,
+                                                 LEGAL_CLIFF_YEARS, LEGAL_GRADED, NUMBER, MATCH_CONDITIONS,
+                                                 PERMITTED_DISPARITY, SAFE_HARBOR_MATCHES, SAFE_HARBOR_VESTING,
+                                                 SCHEDULE, SCHEMA, SERVICE_TIERS, TIERS, Setting, SimulationConfig)
 
 #: The ranges the harness explores by default (dotted key -> (low, high)).
 DEFAULT_CONFIG_RANGES: dict[str, tuple[float, float]] = {
@@ -62,6 +63,8 @@ def setting_values(setting: Setting, places: int = 3, within: tuple[Any, Any] | 
         return st.lists(st.tuples(st.integers(1, 30), rates), min_size=1, max_size=4).map(
             lambda bands: [{"min": sum(gap for gap, _ in bands[1:i]), "rate": rate}
                            for i, (_, rate) in enumerate(bands, 1)])
+    if setting.kind == SCHEDULE:
+        return vesting_schedules()
     if setting.optional and within is None:
         return st.none() | setting_values(dataclasses.replace(setting, optional=False), places)
     lo, hi = within or (setting.lo, setting.hi)
@@ -92,13 +95,36 @@ def tier_lists(places: int = 3) -> st.SearchStrategy:
             lambda rates: [{"rate": rate / step, "up_to": up / step} for rate, up in zip(rates, sorted(ups))]))
 
 
+def vesting_schedules() -> st.SearchStrategy:
+    """A custom vesting schedule the law allows: the percents after 0..6 years of vesting service, each at least
+    the 3-year cliff's or (drawn which) the 2-to-6-year graded schedule's and never falling, written as one
+    {years, percent} step wherever the percent rises (so 100 % by 6 years at the latest)."""
+    cliff = {years: 100 if years >= LEGAL_CLIFF_YEARS else 0 for years in range(7)}
+    graded = {years: LEGAL_GRADED.get(years, 0) for years in range(7)}
+
+    def steps(floor: dict[int, float], extras: list[int]) -> list[dict[str, Any]]:
+        out, vested = [], 0
+        for years, extra in zip(range(7), extras):
+            percent = min(100, max(vested, round(floor[years]) + extra))
+            if percent > vested:
+                out.append({"years": years, "percent": percent})
+            vested = percent
+        return out
+
+    return st.tuples(st.sampled_from([cliff, graded]), st.lists(st.integers(0, 60) | st.just(0), min_size=7,
+                                                                  max_size=7)).map(lambda drawn: steps(*drawn))
+
+
 def _with_formula_lists(values: dict[str, Any]) -> dict[str, Any]:
     """A formula's own keys are kept only under that formula, and set under it (the config refuses either way
     otherwise); an integrated core's excess rate is brought within the permitted disparity; a safe harbor match
-    carries no hours, service or last-day condition."""
+    carries no hours, service or last-day condition and vests as the law requires of it."""
     out = dict(values)
     if out.get("employer_match.formula") in SAFE_HARBOR_MATCHES:
         out.update({key: free[0] for key, free in MATCH_CONDITIONS.items() if key in out})
+        vests = SAFE_HARBOR_VESTING[out["employer_match.formula"]]
+        if out.get("vesting.match.schedule", vests[0]) not in vests:
+            out["vesting.match.schedule"] = vests[-1]
     for listed, formula_key, formulas in FORMULA_LISTS:
         if listed not in out:
             continue
@@ -154,12 +180,14 @@ def census_rows(draw: Any, min_size: int = 20, max_size: int = 200,
 
 
 def write_census(rows: list[dict[str, Any]], path: Path) -> Path:
-    """Write rows as a PlanWise census (.csv or .parquet, by suffix) with DuckDB."""
+    """Write rows as a PlanWise census (.csv or .parquet, by suffix) with DuckDB: the census columns the first row
+    has, in the format's order (optional columns such as the opening balances only when the rows carry them)."""
+    columns = [column for column in COLUMN_NAMES if column in rows[0]]
     with duckdb.connect() as con:
         con.execute("create table census as select * from (values " +
-                    ", ".join("(" + ", ".join("?" for _ in COLUMN_NAMES) + ")" for _ in rows) +
-                    ") as t(" + ", ".join(COLUMN_NAMES) + ")",
-                    [row[column] for row in rows for column in COLUMN_NAMES])
+                    ", ".join("(" + ", ".join("?" for _ in columns) + ")" for _ in rows) +
+                    ") as t(" + ", ".join(columns) + ")",
+                    [row[column] for row in rows for column in columns])
         kind = "csv, header true" if path.suffix == ".csv" else "parquet"
         con.execute(f"copy census to '{path}' (format {kind})")
     return path

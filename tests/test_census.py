@@ -15,6 +15,9 @@ from navigator_orchestrator.errors import CensusError
 
 CENSUS_DATE = date(2024, 12, 31)
 SEED = 42
+# the optional column the generator does not write: years of vesting service (completed years since hire)
+OPENING = ("vesting_service_years",)
+GENERATED = [c for c in COLUMN_NAMES if c not in OPENING]
 
 
 def rows_of(path: Path) -> list[tuple]:
@@ -88,7 +91,17 @@ def test_columns_and_types_are_the_planwise_format(census_5000):
         ("pre_tax_contribution", money), ("roth_contribution", money), ("after_tax_contribution", money),
         ("employer_core_contribution", money), ("employer_match_contribution", money),
         ("eligibility_entry_date", "DATE"), ("active", "BOOLEAN"),
+        ("employer_match_balance", money), ("employer_core_balance", money),
     ]
+
+
+def test_opening_balances_are_the_census_years_money_for_each_plan_year(people):
+    """An active person hired in 2021 has five plan years (2021-2024): five times the census year's match and core."""
+    for p in people:
+        years = CENSUS_DATE.year - p["employee_hire_date"].year + 1
+        assert p["employer_match_balance"] == p["employer_match_contribution"] * years, p["employee_id"]
+        assert p["employer_core_balance"] == p["employer_core_contribution"] * years, p["employee_id"]
+    assert any(p["employer_core_balance"] > p["employer_core_contribution"] > 0 for p in people)
 
 
 def test_draws_follow_the_documented_md5_formula(people):
@@ -143,7 +156,7 @@ def test_csv_output_and_no_temporary_file_left(tmp_path):
     out = generate_census(50, SEED, tmp_path / "sub" / "census.csv")
     assert [p.name for p in out.parent.iterdir()] == ["census.csv"]
     with out.open() as f:
-        assert next(csv.reader(f)) == list(COLUMN_NAMES)
+        assert next(csv.reader(f)) == GENERATED
     assert len(rows_of(out)) == 50
 
 
@@ -169,13 +182,17 @@ def test_clean_census_stages_unchanged_from_csv_and_parquet(tmp_path):
     with duckdb.connect(str(db)) as con:
         for a, b in (("raw_parquet", "raw_csv"), ("raw_csv", "raw_parquet")):
             assert con.execute(f"SELECT count(*) FROM (FROM {a} EXCEPT ALL FROM {b})").fetchone() == (0,)
-        generated = con.execute("FROM read_parquet(?) EXCEPT ALL FROM raw_parquet", [str(parquet)]).fetchall()
+        generated = con.execute(f"FROM read_parquet(?) EXCEPT ALL SELECT {', '.join(GENERATED)} FROM raw_parquet",
+                                [str(parquet)]).fetchall()
         assert generated == []
+        assert con.execute(f"SELECT count(*) FROM raw_parquet WHERE coalesce({', '.join(OPENING)}) IS NOT NULL"
+                           ).fetchone() == (0,)  # absent optional columns are NULL
     for report in reports:
         report.pop("path"), report.pop("fingerprint")
     assert reports[0] == reports[1]
     assert reports[0]["rows_read"] == reports[0]["rows_staged"] == 2000
     assert reports[0]["rejected"] == {} and reports[0]["duplicates_dropped"] == 0
+    assert reports[0]["absent_columns"] == list(OPENING)
 
 
 MESSY_HEADER = ["employee_id", "employee_ssn", "employee_birth_date", "employee_hire_date",
@@ -242,6 +259,9 @@ def test_messy_census_is_staged_with_exact_counts(tmp_path):
     assert report.summary_lines()[0] == (
         "census: 24 rows read, 4 active, 2 already terminated, 3 duplicates dropped, 15 rejected")
     assert "  rejected 2 rows (missing employee_id): row 11, row 12" in report.summary_lines()
+    assert report.summary_lines()[-2:] == [
+        "  employer_match_balance, employer_core_balance absent: every account starts at 0",
+        "  vesting_service_years absent: completed years since hire"]
     assert report.to_dict()["path"] == str(census)
 
     with duckdb.connect(str(db)) as con:
@@ -334,5 +354,65 @@ def test_write_to_creates_raw_census_with_exact_types_and_replaces_it(tmp_path):
         ("pre_tax_contribution", money), ("roth_contribution", money), ("after_tax_contribution", money),
         ("employer_core_contribution", money), ("employer_match_contribution", money),
         ("eligibility_entry_date", "DATE"), ("active", "BOOLEAN"),
+        ("employer_match_balance", money), ("employer_core_balance", money), ("vesting_service_years", "INTEGER"),
     ]
     assert ids == sorted(ids) and len(ids) == 12
+
+
+# ---------------------------------------------------------------------------------------------- opening balances
+
+OPENING_HEADER = [*MESSY_HEADER[:8], "Employer_Match_Balance ", "employer_core_balance", "vesting_service_years"]
+OPENING_ROWS = [
+    # id,    ssn,          birth,       hire,         term, pay,    rate,  active, match,     core,     vesting
+    ["EMP_1", "100-00-0001", "1980-01-01", "2010-05-01", "", "80000", "0.06", "true", "12345.67", "2500", "14"],  # kept
+    ["EMP_2", "100-00-0002", "1985-01-01", "2020-01-01", "", "70000", "0.05", "true", "", "", ""],  # blanks: NULL
+    ["EMP_3", "100-00-0003", "1985-01-01", "2020-01-01", "", "70000", "0.05", "true", "-0.01", "0", "3"],
+    ["EMP_4", "100-00-0004", "1985-01-01", "2020-01-01", "", "70000", "0.05", "true", "0", "-100", "3"],
+    ["EMP_5", "100-00-0005", "1985-01-01", "2020-01-01", "", "70000", "0.05", "true", "0", "0", "-1"],
+    ["EMP_6", "100-00-0006", "1985-01-01", "2020-01-01", "", "70000", "0.05", "true", "0", "0", "2.5"],
+    ["EMP_7", "100-00-0007", "1985-01-01", "2020-01-01", "", "70000", "0.05", "true", "lots", "0", "2"],
+    ["EMP_8", "100-00-0008", "1985-01-01", "2024-03-01", "", "70000", "0", "true", "0", "0", "0"],  # kept: zeros
+]
+
+
+def test_opening_balances_and_vesting_service_are_kept_and_negatives_rejected(tmp_path):
+    census = write_csv(tmp_path / "opening.csv", OPENING_HEADER, OPENING_ROWS)
+    db = tmp_path / "sim.duckdb"
+    with stage_census(census, CENSUS_DATE) as staged:
+        report = staged.report
+        staged.write_to(db)
+    assert report.rejected == {"negative employer_match_balance": 1, "negative employer_core_balance": 1,
+                               "negative vesting_service_years": 1, "malformed vesting_service_years": 1,
+                               "malformed employer_match_balance": 1}
+    assert report.samples["negative employer_match_balance"] == ["EMP_3"]
+    assert report.samples["negative employer_core_balance"] == ["EMP_4"]
+    assert report.samples["negative vesting_service_years"] == ["EMP_5"]
+    assert report.samples["malformed vesting_service_years"] == ["EMP_6"]  # a fraction of a year is not rounded
+    assert "  rejected 1 row (negative vesting_service_years): EMP_5" in report.summary_lines()
+    assert report.absent_columns == [] and not any("absent" in line for line in report.summary_lines())
+    with duckdb.connect(str(db)) as con:
+        kept = con.execute("SELECT employee_id, employer_match_balance, employer_core_balance, vesting_service_years "
+                           "FROM raw_census").fetchall()
+    assert kept == [("EMP_1", Decimal("12345.67"), Decimal("2500.00"), 14), ("EMP_2", None, None, None),
+                    ("EMP_8", Decimal("0.00"), Decimal("0.00"), 0)]
+
+
+@pytest.mark.parametrize("present, lines", [
+    ((), ["employer_match_balance, employer_core_balance absent: every account starts at 0",
+          "vesting_service_years absent: completed years since hire"]),
+    (("employer_core_balance",), ["employer_match_balance absent: every match account starts at 0",
+                                  "vesting_service_years absent: completed years since hire"]),
+    (("employer_match_balance", "vesting_service_years"), ["employer_core_balance absent: every core account starts at 0"]),
+    (("employer_match_balance", "employer_core_balance", "vesting_service_years"), []),
+])
+def test_the_report_says_in_one_line_what_an_absent_opening_column_means(tmp_path, present, lines):
+    header = [*MESSY_HEADER[:8], *present]
+    census = write_csv(tmp_path / "census.csv", header,
+                       [["EMP_1", "100-00-0001", "1980-01-01", "2010-05-01", "", "80000", "0.06", "true",
+                         *("1" for _ in present)]])
+    with stage_census(census, CENSUS_DATE) as staged:
+        report = staged.report
+    assert report.absent_columns == [c for c in ("employer_match_balance", "employer_core_balance",
+                                                  "vesting_service_years") if c not in present]
+    assert report.absent_lines() == lines
+    assert [line for line in report.summary_lines() if "absent" in line] == [f"  {line}" for line in lines]

@@ -5,6 +5,8 @@ import dataclasses
 import datetime as dt
 import json
 import math
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -18,6 +20,7 @@ from navigator_orchestrator.inputs.config import (
     FORMULA_LISTS,
     SCHEMA,
     SCHEMA_BY_KEY,
+    VESTING_SCHEDULES,
     SimulationConfig,
     from_mapping,
     load_config,
@@ -97,6 +100,9 @@ def test_spec_defaults_are_the_schema_defaults():
         "employer_core_contribution.rate": 0.02, "employer_core_contribution.minimum_hours": 1000,
         "employer_core_contribution.formula": "flat", "employer_core_contribution.bands": (),
         "employer_core_contribution.base_rate": None, "employer_core_contribution.excess_rate": None,
+        "accounts.annual_return": 0.0, "vesting.match.schedule": "immediate", "vesting.match.custom": (),
+        "vesting.core.schedule": "immediate", "vesting.core.custom": (), "vesting.service": "elapsed",
+        "vesting.hours_per_year": 1000, "forfeitures.use": "reduce_employer_contributions",
     }
     assert {k: v for k, v in SCHEMA_DEFAULTS.items() if k not in ORCHESTRATOR_KEYS} == expected
     assert {k: SCHEMA_DEFAULTS[k] for k in ORCHESTRATOR_KEYS} == {"backup.keep": 5, "environment.required": (),
@@ -284,6 +290,27 @@ def test_duplicate_key_is_an_error_not_a_silent_override(tmp_path):
         ("eligibility.minimum_age", 31, "expected an integer in 0..30, got 31"),
         ("eligibility.service_months", 13, "expected an integer in 0..12, got 13"),
         ("eligibility.entry_dates", "yearly", "expected one of 'immediate', 'monthly', 'quarterly', 'semi_annual'"),
+        ("accounts.annual_return", 0.6, "expected a number in -0.5..0.5, got 0.6"),
+        ("accounts.annual_return", -0.51, "expected a number in -0.5..0.5, got -0.51"),
+        ("vesting.match.schedule", "cliff_4", "expected one of 'immediate', 'cliff_1', 'cliff_2', 'cliff_3', "
+                                              "'graded_2_to_6', 'graded_1_to_5', 'qaca_2_year', 'custom', got 'cliff_4'"),
+        ("vesting.core.schedule", "graded", "got 'graded'"),
+        ("vesting.match.custom", [{"years": 3, "percent": 101}], "step 1: percent must be a number in 0..100, got 101"),
+        ("vesting.match.custom", [{"years": 3, "percent": math.nan}], "step 1: percent must be a number in 0..100"),
+        ("vesting.match.custom", [{"years": 1, "percent": 60}, {"years": 2, "percent": 40}],
+         "step 2: percent must not fall, got 40 after 60"),
+        ("vesting.core.custom", [{"years": 2, "percent": 50}, {"years": 2, "percent": 100}],
+         "step 2: years must rise strictly, got 2 after 2"),
+        ("vesting.core.custom", [{"years": 51, "percent": 100}], "step 1: years must be whole years of vesting "
+                                                                "service in 0..50, got 51"),
+        ("vesting.core.custom", [{"years": 1.5, "percent": 100}], "got 1.5"),
+        ("vesting.core.custom", [{"year": 1, "percent": 100}], "step 1: expected {years, percent}, got a mapping"),
+        ("vesting.core.custom", {"years": 1, "percent": 100}, "expected a list of {years, percent}"),
+        ("vesting.service", "months", "expected one of 'elapsed', 'hours', got 'months'"),
+        ("vesting.hours_per_year", 0, "expected an integer in 1..2080, got 0"),
+        ("vesting.hours_per_year", 2081, "expected an integer in 1..2080, got 2081"),
+        ("forfeitures.use", "refund", "expected one of 'reduce_employer_contributions', 'pay_plan_expenses', "
+                                      "'reallocate', got 'refund'"),
     ],
 )
 def test_out_of_range_is_reported(key, value, expected):
@@ -335,6 +362,102 @@ def test_several_problems_in_one_file_are_all_reported_in_one_error(tmp_path):
     message = str(err)
     assert "\n" not in message and message.startswith(str(tmp_path / "config.yaml"))
     assert err.exit_code == 2
+
+
+# --- vesting: the law's slowest schedules and a safe harbor match's vesting ---------------------------------------
+
+
+def custom(*steps: tuple[int, float]) -> list[dict]:
+    return [{"years": years, "percent": percent} for years, percent in steps]
+
+
+@pytest.mark.parametrize("steps", [
+    [(3, 100)],                                          # the 3-year cliff itself
+    [(0, 0), (1, 10), (3, 100)],                         # faster than the cliff (graded before it)
+    [(2, 20), (3, 40), (4, 60), (5, 80), (6, 100)],      # the 2-to-6-year graded schedule itself
+    [(1, 20), (2, 40), (3, 60), (4, 80), (5, 100)],      # graded_1_to_5
+    [(2, 25.5), (3, 45), (4, 60), (5, 80.5), (6, 100)],  # at least the graded percents every year, percents as numbers
+    [(0, 100)],                                          # immediate
+])
+def test_a_custom_schedule_at_least_as_fast_as_the_law_is_accepted(steps):
+    cfg = SimulationConfig().with_overrides({"vesting.core.schedule": "custom", "vesting.core.custom": custom(*steps)})
+    assert cfg.get("vesting.core.custom") == tuple((years, float(percent)) for years, percent in steps)
+    assert cfg.dbt_vars()["vesting__core__custom"] == custom(*((y, float(p)) for y, p in steps))
+    assert from_mapping(yaml.safe_load(render_yaml(cfg))) == cfg
+
+
+@pytest.mark.parametrize("steps, short", [
+    ([(4, 100)], "vests 0 % at 2 years"),                                   # a 4-year cliff
+    ([(2, 50), (5, 100)], "vests 50 % at 4 years"),                         # neither 100 % at 3 nor 60 % at 4
+    ([(2, 20), (3, 40), (4, 60), (5, 80), (7, 100)], "vests 80 % at 6 years"),  # graded, one year late
+    ([(1, 10), (2, 19), (3, 99)], "vests 19 % at 2 years"),                 # just under both
+    ([(3, 50)], "vests 0 % at 2 years"),                                    # never reaches 100 %
+])
+def test_a_custom_schedule_slower_than_the_law_is_refused_in_one_line(steps, short):
+    with pytest.raises(ConfigError) as info:
+        SimulationConfig().with_overrides({"vesting.match.schedule": "custom", "vesting.match.custom": custom(*steps)})
+    (problem,) = info.value.problems
+    assert problem.startswith("vesting.match.custom (override): slower than the law allows (IRC 411(a)(2)(B))")
+    assert "100 % by 3 years" in problem and "20 % at 2, 40 % at 3, 60 % at 4, 80 % at 5 and 100 % at 6" in problem
+    assert short in problem and problem.endswith("raise its percents or use cliff_3 or graded_2_to_6")
+
+
+def test_every_named_vesting_schedule_is_as_fast_as_the_law():
+    for name, steps in VESTING_SCHEDULES.items():
+        assert SCHEMA_BY_KEY["vesting.core.custom"].check(custom(*steps))[1] is None, name
+
+
+def test_a_custom_list_goes_with_schedule_custom_only():
+    (problem,) = _problems({"vesting.match.custom": custom((3, 100))})
+    assert problem == ("vesting.match.custom: is read only by vesting.match.schedule custom (it is immediate); remove it "
+                       "or set vesting.match.schedule: custom")
+    (problem,) = _problems({"vesting.core.schedule": "custom"})
+    assert problem.startswith("vesting.core.custom: vesting.core.schedule custom needs it; set it to a list of "
+                              "{years, percent}")
+
+
+def _problems(overrides: dict) -> list[str]:
+    with pytest.raises(ConfigError) as info:
+        SimulationConfig().with_overrides(overrides)
+    return info.value.problems
+
+
+@pytest.mark.parametrize("formula, accepted", [("safe_harbor_basic", {"immediate"}),
+                                               ("safe_harbor_enhanced", {"immediate"}),
+                                               ("qaca", {"immediate", "qaca_2_year"}),
+                                               ("single_tier", set(SCHEMA_BY_KEY["vesting.match.schedule"].choices))])
+def test_a_safe_harbor_match_vests_as_the_law_requires(formula, accepted):
+    for schedule in SCHEMA_BY_KEY["vesting.match.schedule"].choices:
+        overrides = {"employer_match.formula": formula, "vesting.match.schedule": schedule,
+                     **({"vesting.match.custom": custom((1, 50), (2, 100))} if schedule == "custom" else {})}
+        if schedule in accepted:
+            assert SimulationConfig().with_overrides(overrides).get("vesting.match.schedule") == schedule
+            continue
+        (problem,) = _problems(overrides)
+        assert problem.startswith(f"vesting.match.schedule: a {'QACA' if formula == 'qaca' else 'safe harbor'} match "
+                                  f"({formula})"), problem
+        assert f"got {schedule}; set vesting.match.schedule: " in problem
+        assert ("IRC 401(k)(13)(D)(iii)" if formula == "qaca" else "Treas. Reg. 1.401(k)-3(c)(1)") in problem
+    # the core's vesting is free under a safe harbor match (a core is not the safe harbor contribution here)
+    assert SimulationConfig().with_overrides({"employer_match.formula": formula, "vesting.core.schedule": "cliff_3"})
+
+
+@pytest.mark.parametrize("text, key, words", [
+    ("vesting:\n  match:\n    schedule: custom\n    custom: [{years: 4, percent: 100}]\n", "vesting.match.custom",
+     "IRC 411(a)(2)(B)"),
+    ("employer_match:\n  formula: safe_harbor_basic\nvesting:\n  match:\n    schedule: cliff_3\n",
+     "vesting.match.schedule", "safe harbor"),
+])
+def test_an_illegal_vesting_config_is_refused_by_the_cli_in_one_line(tmp_path, text, key, words):
+    config = tmp_path / "plan.yaml"
+    config.write_text(text)
+    done = subprocess.run([sys.executable, "-m", "navigator_orchestrator.cli", "run", "--years", "2025-2025",
+                           "--config", str(config), "--db", str(tmp_path / "simulation.duckdb")],
+                          capture_output=True, text=True, cwd=tmp_path)
+    assert done.returncode == 2, done.stderr
+    (line,) = done.stderr.strip().splitlines()
+    assert key in line and words in line, line
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["plan.yaml"]
 
 
 # --- files --------------------------------------------------------------------------------------------------------
@@ -415,7 +538,9 @@ def test_with_overrides_revalidates_and_leaves_the_original_alone():
 # --- digest and dbt vars ----------------------------------------------------------------------------------------
 
 
-COMPANION_VALUES = {"employer_match.tiers": [{"rate": 1.0, "up_to": 0.04}],
+COMPANION_VALUES = {"vesting.match.custom": [{"years": 1, "percent": 50}, {"years": 2, "percent": 100}],
+                    "vesting.core.custom": [{"years": 3, "percent": 100}],
+                    "employer_match.tiers": [{"rate": 1.0, "up_to": 0.04}],
                     "employer_match.service_tiers": [{"min_years": 0, "tiers": [{"rate": 1.0, "up_to": 0.04}]}],
                     "employer_core_contribution.bands": [{"min": 0, "rate": 0.03}],
                     "employer_core_contribution.base_rate": 0.05, "employer_core_contribution.excess_rate": 0.05}
@@ -447,6 +572,7 @@ def other_valid_value(cfg: SimulationConfig, setting) -> dict:
         "tiers": lambda: [tiers],
         "service_tiers": lambda: [[{"min_years": 0, "tiers": tiers}]],
         "bands": lambda: [[{"min": 0, "rate": 0.03}]],
+        "schedule": lambda: [[{"years": 0, "percent": 20}, {"years": 3, "percent": 100}]],
     }[setting.kind]()
     for value in candidates:
         overrides = {**_formula_companions(setting.key, value), setting.key: value}
@@ -468,7 +594,7 @@ def test_digest_is_stable_across_runs_and_key_order(tmp_path):
     assert len(a.digest()) == 64 and a.digest() != SimulationConfig().digest()
     # pinned: the canonical form (and so every stored digest) must not change by accident between runs or
     # Python versions; update this literal only together with a deliberate change of defaults or format
-    assert SimulationConfig().digest() == "72abfc9feb743236984966ffc70f20993e7044637a5f46d9ab42987540f37764"
+    assert SimulationConfig().digest() == "1b12f9d408db44c4e2deb7183b24c87ee98f82d16bb09d5f8b165da80f15696c"
 
 
 @pytest.mark.parametrize("setting", [s for s in SCHEMA if s.simulated], ids=lambda s: s.key)

@@ -101,7 +101,19 @@ CASES: list[tuple[str, object, dict]] = [
     ("employer_core_contribution.enabled", False, {}),
     ("employer_core_contribution.rate", 0.03, {}),
     ("employer_core_contribution.minimum_hours", 2000, {}),
+    ("accounts.annual_return", 0.05, {}),  # the census's opening balances earn 5 %
+    ("vesting.match.schedule", "cliff_3", {}),  # leavers of fewer than 3 years forfeit their match
+    ("vesting.core.schedule", "graded_2_to_6", {}),
+    ("vesting.match.custom", [{"years": 1, "percent": 50}, {"years": 2, "percent": 100}],
+     {"vesting.match.schedule": "custom", "vesting.match.custom": [{"years": 3, "percent": 100}]}),
+    ("vesting.core.custom", [{"years": 1, "percent": 50}, {"years": 2, "percent": 100}],
+     {"vesting.core.schedule": "custom", "vesting.core.custom": [{"years": 3, "percent": 100}]}),
+    ("vesting.service", "hours", {}),  # a hire's own year counts when it reaches 1,000 hours
+    ("vesting.hours_per_year", 2000, {"vesting.service": "hours"}),
+    # forfeitures are used the year after they arise: a two-year run (LONGER)
+    ("forfeitures.use", "pay_plan_expenses", {"vesting.core.schedule": "graded_2_to_6"}),
 ]
+LONGER = {"forfeitures.use": "2025-2026"}
 
 
 def build(planwise_run, key: str | None = None, value: object = None, context: dict | None = None, **kwargs):
@@ -137,8 +149,9 @@ def test_every_engine_key_has_a_case_with_a_new_value():
 
 @pytest.mark.parametrize(("key", "value", "context"), CASES, ids=[key for key, _, _ in CASES])
 def test_changing_one_value_changes_the_marts(planwise_run, key, value, context):
-    baseline = build(planwise_run, context=context)
-    changed = build(planwise_run, key, value, context)
+    years = LONGER.get(key, YEARS)
+    baseline = build(planwise_run, context=context, years=years)
+    changed = build(planwise_run, key, value, context, years=years)
     if key == "simulation.random_seed":
         assert changed.summary["seed"] == value != baseline.summary["seed"]
     else:

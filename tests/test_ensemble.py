@@ -130,8 +130,9 @@ def test_local_pool_ensemble_writes_every_output(reference):
     record = json.loads((out / "runs" / "rich_match__seed_2.json").read_text())
     assert record["census_fingerprint"] == manifest["census"]["fingerprint"]
     assert {"dbt-core", "duckdb", "planwise"} <= set(manifest["versions"])
+    assert all(r["net_employer_cost"] == r["employer_cost"] - r["forfeitures_used"] for r in table)
     for name in ("end_headcount", "prorated_payroll", "employee_contributions", "employer_cost",
-                 "participation_rate", "paired_employer_cost"):
+                 "net_employer_cost", "participation_rate", "paired_employer_cost", "gross_and_net_cost"):
         assert (out / "charts" / f"{name}.png").read_bytes()[:8] == PNG, name
 
 

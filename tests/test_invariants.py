@@ -1,6 +1,7 @@
 """The invariants of simulation.md section 6 (items 1-9; 10-11, determinism and config sensitivity, have their own
-tests), the plan-rule invariants 12-16 (deferral day by day, match and core, auto-enrollment, opt-out, plan entry)
-with one deliberate corruption each that they must catch, and the worked examples of sections 3.1 and 4.
+tests), the plan-rule invariants 12-17 (deferral day by day, match and core, auto-enrollment, opt-out, plan entry,
+employer-money accounts) with one deliberate corruption each that they must catch, and the worked examples of
+sections 3.1 and 4.
 
 Every invariant is checked on two real runs built by the CLI: the default census (5,000 people) and a generated
 20,000-person census, both 2025-2029 with seed 42. The checks themselves live in pytest_planwise.invariants
@@ -172,14 +173,16 @@ CORRUPTIONS = {
         "update fct_workforce_snapshot set employer_match_amount = employer_match_amount + 0.01, "
         "total_employer_contributions = total_employer_contributions + 0.01 where employee_id = $id "
         "and simulation_year = $y",
-        {"invariant_8_prorated_pay_and_contribution_limits", "invariant_13_match_and_core_recomputed"}),
+        {"invariant_8_prorated_pay_and_contribution_limits", "invariant_13_match_and_core_recomputed",
+         "invariant_17_employer_accounts_recomputed"}),  # 17: the stored account no longer holds that match
     "core_for_a_terminated_person": (
         f"select employee_id, simulation_year from fct_workforce_snapshot where {SAMPLED} "
         "and detailed_status_code = 'experienced_termination' and prorated_annual_compensation > 0",
         "update fct_workforce_snapshot set employer_core_amount = round(plan_compensation * 0.02, 2), "
         "total_employer_contributions = employer_match_amount + round(plan_compensation * 0.02, 2) "
         "where employee_id = $id and simulation_year = $y",
-        {"invariant_8_prorated_pay_and_contribution_limits", "invariant_13_match_and_core_recomputed"}),
+        {"invariant_8_prorated_pay_and_contribution_limits", "invariant_13_match_and_core_recomputed",
+         "invariant_17_employer_accounts_recomputed"}),  # 17: nor that core
     "contribution_on_the_whole_year": (
         f"select employee_id, simulation_year from fct_workforce_snapshot where {SAMPLED} "
         "and detailed_status_code = 'new_hire_active' and employee_contribution > 0 and not irs_limit_applied",
@@ -239,6 +242,23 @@ CORRUPTIONS = {
         "update fct_workforce_snapshot set detailed_status_code = 'new_hire_active' where employee_id = $id "
         "and simulation_year = $y",
         {"invariant_5_pay_events_set_salary_and_carry_into_next_year"}),
+    # a closing balance a cent off for a person who stays on (the next year opens from the right one): the
+    # recomputed account chain no longer agrees with the stored row
+    "closing_balance_one_cent_off": (
+        "select a.employee_id, a.simulation_year from fct_employer_accounts a join fct_employer_accounts b "
+        "on b.employee_id = a.employee_id and b.source = a.source and b.simulation_year = a.simulation_year + 1 "
+        "where (a.employee_id, a.simulation_year) in (select * from sample_ids) and a.source = 'match'",
+        "update fct_employer_accounts set closing_balance = closing_balance + 0.01 where employee_id = $id "
+        "and simulation_year = $y and source = 'match'",
+        {"invariant_17_employer_accounts_recomputed"}),
+    # forfeitures used that were never there: one year's cost row (picked as (year as text, year), so the report
+    # names it)
+    "forfeitures_used_plus_one_dollar": (
+        "select CAST(simulation_year AS VARCHAR), simulation_year from fct_employer_cost "
+        "where simulation_year > (select min(simulation_year) from fct_employer_cost)",
+        "update fct_employer_cost set forfeitures_used = forfeitures_used + 1.00 where simulation_year = $y "
+        "and CAST(simulation_year AS VARCHAR) = $id",
+        {"invariant_17_employer_accounts_recomputed"}),
     # the engine giving nobody an opt-out (the opted-out people left enrolled at the default rate, the events of
     # their year renumbered): every check that reads only the opt-outs there are passes on an empty set; the draw
     # says who must opt out

@@ -40,6 +40,46 @@ CORRUPTIONS = {
 }
 
 
+# The employer-money account checks, on a run whose core account vests graded_2_to_6 (so leavers forfeit money in
+# 2026 and 2027, and 2027 uses the forfeitures carried in from 2026): case -> (check, year the gate catches it, the
+# corruption with `?` for the victim, the victim's query or None for a whole-year problem, a piece of the reason).
+ACCOUNT_YEARS = "2025-2027"
+ACCOUNT_OVERRIDES = {"vesting.core.schedule": "graded_2_to_6"}
+ACCOUNT_CHECKS = ("account_continuity", "vested_within_balance", "forfeited_only_by_leavers",
+                  "forfeitures_used_within_available")
+CARRIES_MONEY = ("select a.employee_id from fct_employer_accounts a join fct_workforce_snapshot s using (employee_id, "
+                 "simulation_year) where a.simulation_year = {year} and a.source = 'core' and a.closing_balance > 0 "
+                 "and s.employment_status = 'active' order by a.employee_id limit 1")
+FORFEITER = ("select employee_id from fct_employer_accounts where simulation_year = 2027 and source = 'core' and "
+             "forfeited_amount > 0 order by employee_id limit 1")
+ACCOUNT_CORRUPTIONS = {
+    "prior_closing_changed": ("account_continuity", 2027, "update fct_employer_accounts set closing_balance = "
+                              "closing_balance + 100 where simulation_year = 2026 and source = 'core' and "
+                              "employee_id = ?", CARRIES_MONEY.format(year=2026), "but closed 2026 at"),
+    "account_dropped": ("account_continuity", 2027, "delete from fct_employer_accounts where simulation_year = 2027 "
+                        "and source = 'core' and employee_id = ?", CARRIES_MONEY.format(year=2026),
+                        "but no core account in 2027"),
+    "vested_above_balance": ("vested_within_balance", 2027, "update fct_employer_accounts set vested_balance = "
+                             "opening_balance + contributions + earnings + 0.01 where simulation_year = 2027 and "
+                             "source = 'core' and employee_id = ?", CARRIES_MONEY.format(year=2027),
+                             "above opening + contributions + earnings"),
+    "vested_percent_above_100": ("vested_within_balance", 2026, "update fct_employer_accounts set vested_percent = 120 "
+                                 "where simulation_year = 2026 and source = 'match' and employee_id = ?",
+                                 CARRIES_MONEY.format(year=2026), "vested_percent 120.0000 outside 0..100"),
+    "stayer_forfeits": ("forfeited_only_by_leavers", 2027, "update fct_employer_accounts set forfeited_amount = 50 "
+                        "where simulation_year = 2027 and source = 'core' and employee_id = ?",
+                        CARRIES_MONEY.format(year=2027), "but the 2027 snapshot has no termination_date"),
+    "negative_forfeiture": ("forfeited_only_by_leavers", 2027, "update fct_employer_accounts set forfeited_amount = "
+                            "-forfeited_amount where simulation_year = 2027 and source = 'core' and employee_id = ?",
+                            FORFEITER, "not an amount >= 0"),
+    "used_above_available": ("forfeitures_used_within_available", 2027, "update fct_employer_cost set "
+                             "forfeitures_used = forfeitures_available + 1 where simulation_year = 2027", None,
+                             "forfeitures available in 2027"),
+    "negative_used": ("forfeitures_used_within_available", 2026, "update fct_employer_cost set forfeitures_used = -1 "
+                      "where simulation_year = 2026", None, "forfeitures_used -1.00, not an amount >= 0"),
+}
+
+
 @pytest.fixture(scope="module")
 def good_run(planwise_run):
     run = planwise_run(years=YEARS, employees=EMPLOYEES)
@@ -47,8 +87,26 @@ def good_run(planwise_run):
     return run
 
 
+@pytest.fixture(scope="module")
+def account_run(planwise_run):
+    run = planwise_run(years=ACCOUNT_YEARS, employees=EMPLOYEES, overrides=ACCOUNT_OVERRIDES)
+    assert run.status == "success", run.stderr
+    return run
+
+
+def corrupt_accounts(db, case):
+    """Apply ACCOUNT_CORRUPTIONS[case] to `db`: the victim's id (None for a whole-year problem)."""
+    check, year, sql, victim_sql, reason = ACCOUNT_CORRUPTIONS[case]
+    with duckdb.connect(str(db)) as con:
+        victim = con.execute(victim_sql).fetchone()[0] if victim_sql else None
+        assert con.execute(sql, [victim] if victim_sql else []).fetchone() == (1,)  # one row changed
+    return victim
+
+
 def test_every_check_has_a_corruption_that_catches_it():
-    assert set(CORRUPTIONS) == set(CHECKS_BY_NAME)
+    assert set(CORRUPTIONS) | {check for check, *_ in ACCOUNT_CORRUPTIONS.values()} == set(CHECKS_BY_NAME)
+    assert set(ACCOUNT_CHECKS) <= set(CHECKS_BY_NAME) and set(ACCOUNT_CHECKS).isdisjoint(CORRUPTIONS)
+    assert all(CHECKS_BY_NAME[name].severity == "error" for name in ACCOUNT_CHECKS)
     assert {c.severity for c in CHECKS} == {"error", "warn"} and all(c.hint for c in CHECKS)
 
 
@@ -73,6 +131,44 @@ def test_each_corruption_is_caught_by_its_check_only(good_run, planwise_isolated
     if VICTIM in CORRUPTIONS[check] and check != "workforce_count":  # a per-person check names the person
         assert result.sample[0]["employee_id"] == victim, result.sample
     assert result.blocks == (CHECKS_BY_NAME[check].severity == "error")
+
+
+def test_a_vesting_run_with_forfeitures_passes_the_account_gates(account_run, planwise_quality):
+    results = planwise_quality(account_run)
+    assert [(r.year, r.check) for r in results] == [(y, c.name) for y in (2025, 2026, 2027) for c in CHECKS]
+    assert all(r.status == "pass" for r in results), [r.line() for r in results if r.status != "pass"]
+    forfeiting = dict(account_run.query("select simulation_year, count(*) from fct_employer_accounts "
+                                        "where forfeited_amount > 0 group by all"))
+    assert forfeiting.get(2026, 0) > 0 and forfeiting.get(2027, 0) > 0  # leavers forfeit: the checks have work
+    ((used, available),) = account_run.query("select forfeitures_used, forfeitures_available from fct_employer_cost "
+                                             "where simulation_year = 2027")
+    assert 0 < used <= available  # the forfeitures carried into 2027 are used
+
+
+@pytest.mark.parametrize("case", sorted(ACCOUNT_CORRUPTIONS))
+def test_each_account_corruption_is_caught_by_its_check_only(account_run, planwise_isolated_db, planwise_quality,
+                                                             case):
+    check, year, _, victim_sql, reason = ACCOUNT_CORRUPTIONS[case]
+    db = planwise_isolated_db(account_run)
+    victim = corrupt_accounts(db, case)
+    failed = [r for r in planwise_quality(db) if r.status != "pass"]
+    assert [(r.year, r.check, r.status) for r in failed] == [(year, check, "fail")], [r.line() for r in failed]
+    (result,) = failed
+    assert result.failing_count == 1 and result.blocks
+    assert result.sample[0]["employee_id"] == victim, result.sample  # the person (None: a whole-year problem)
+    assert reason in result.sample[0]["reason"], result.sample
+    assert "dbt run --select" in result.hint and f"simulation_year: {year}" in result.hint
+
+
+def test_account_continuity_has_nothing_to_compare_in_the_first_year(account_run, planwise_isolated_db):
+    db = planwise_isolated_db(account_run)
+    with duckdb.connect(str(db)) as con:  # 2025 opens at the census balances: changed, there is no 2024 to compare
+        con.execute("update fct_employer_accounts set opening_balance = opening_balance + 100 "
+                    "where simulation_year = 2025")
+        results = evaluate(con, "test", 2025, load_config(), (CHECKS_BY_NAME["account_continuity"],))
+        rows = con.execute(CHECKS_BY_NAME["account_continuity"].sql, {"year": 2025}).fetchall()
+    assert [(r.check, r.status, r.failing_count) for r in results] == [("account_continuity", "pass", 0)]
+    assert rows == []  # the SQL itself returns no rows for the first year
 
 
 def test_a_check_that_raises_or_gives_no_verdict_fails_closed(good_run, planwise_isolated_db):
@@ -122,6 +218,20 @@ def test_planwise_check_runs_the_gates_on_a_database(good_run, planwise_isolated
 
     done = planwise_command(["check", "--db", db, "--years", "2031"], tmp_path)
     assert done.returncode == 2 and "no simulated rows for 2031" in done.stderr
+
+
+def test_planwise_check_stops_on_a_corrupted_prior_year_of_the_accounts(account_run, planwise_isolated_db, tmp_path):
+    db = planwise_isolated_db(account_run)
+    victim = corrupt_accounts(db, "prior_closing_changed")  # 2026's closing no longer what 2027 opens at
+    done = planwise_command(["check", "--db", db], tmp_path)
+    assert done.returncode == 1, done.stdout + done.stderr
+    (error,) = done.stderr.splitlines()
+    assert error.startswith(f"planwise: error: quality gate account_continuity failed for 2027: 1 failing "
+                            f"(first: {victim}): core account opens 2027 at "), error
+    assert "(fix: " in error and "fct_employer_accounts+" in error
+    lines = done.stdout.splitlines()
+    assert "quality 2026 account_continuity [error]: ok" in lines
+    assert any(line.startswith("quality 2027 account_continuity [error]: 1 failing") for line in lines), lines
 
 
 def damaged_copy(db, folder):

@@ -12,6 +12,7 @@ KEY_METRICS = {
     "prorated_payroll": ("Payroll (prorated)", "USD millions", 1e6),
     "employee_contributions": ("Employee contributions", "USD millions", 1e6),
     "employer_cost": ("Employer match + core", "USD millions", 1e6),
+    "net_employer_cost": ("Net employer cost (match + core - forfeitures used)", "USD millions", 1e6),
     "participation_rate": ("Participation (active employees)", "% of active", 0.01),
 }
 
@@ -84,7 +85,24 @@ def draw(bands: list[dict], paired: list[dict], folder: Path, baseline: str | No
             _finish(bottom, "width of the p5-p95 band", "USD thousands")
         fig.suptitle(f"Paired employer-cost difference against {baseline}, seed by seed", fontsize=12)
         written.append(_save(fig, folder / "paired_employer_cost.png"))
+    written.append(_gross_and_net(bands, scenarios, colours, folder))
     return written
+
+
+def _gross_and_net(bands: list[dict], scenarios: list[str], colours: dict, folder: Path) -> Path:
+    """`gross_and_net_cost.png`: per scenario the median employer cost before (solid) and after (dashed) the
+    forfeitures used, the gap between them being what forfeitures pay."""
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(8, 4.8), dpi=110)
+    for name in scenarios:
+        for metric, style, words in (("employer_cost", "-", "gross"), ("net_employer_cost", "--", "net")):
+            rows = sorted((r for r in bands if r["scenario"] == name and r["metric"] == metric), key=lambda r: r["year"])
+            if rows:
+                ax.plot([r["year"] for r in rows], [r["p50"] / 1e6 for r in rows], color=colours[name],
+                        linestyle=style, marker="o", linewidth=2, label=f"{name}: {words} (median)")
+    _finish(ax, "Employer cost by year, gross and net of forfeitures used", "USD millions")
+    return _save(fig, folder / "gross_and_net_cost.png")
 
 
 def _finish(ax, title: str, unit: str) -> None:

@@ -37,6 +37,7 @@ from .executors import Ledger, Scheduler, execute, parse_scheduler
 
 FORMAT = 1
 EMPLOYER_COST = "employer_cost"  # derived per year: employer_match + employer_core
+NET_EMPLOYER_COST = "net_employer_cost"  # the run's own metric: employer_cost - forfeitures_used
 FAIL_ENV = "PLANWISE_TEST_RUN_FAIL"  # test fault: "<scenario>__seed_<n>:<k>,..." makes those runs raise on attempts 1..k
 _ONE_RUN = threading.Lock()  # dbt keeps global state: one run at a time per process, whatever the worker threads
 Echo = Callable[[str], None]
@@ -356,14 +357,16 @@ def run_ensemble(plan: Plan, echo: Echo = print) -> int:
         if request.baseline:
             paired_rows = band_tables.paired(out / "runs.parquet", request.baseline)
             outputs += band_tables.write_table(paired_rows, band_tables.PAIRED_COLUMNS, out / "paired")
-            manifest["paired_widths"] = [
-                {k: row[k] for k in ("scenario", "baseline", "year", "p50", "paired_width", "unpaired_width")}
-                for row in paired_rows if row["metric"] == EMPLOYER_COST]
-            for row in manifest["paired_widths"]:
-                echo(f"paired employer cost {row['scenario']} - {row['baseline']}, {row['year']}: median "
-                     f"{row['p50']:+,.0f}, p5-p95 width {row['paired_width']:,.0f} paired vs "
-                     + (f"{row['unpaired_width']:,.0f} unpaired" if row["unpaired_width"] is not None
-                        else "n/a unpaired (one seed)"))
+            for key, metric, words in (("paired_widths", EMPLOYER_COST, "employer cost"),
+                                       ("paired_net_widths", NET_EMPLOYER_COST, "net employer cost")):
+                manifest[key] = [
+                    {k: row[k] for k in ("scenario", "baseline", "year", "p50", "paired_width", "unpaired_width")}
+                    for row in paired_rows if row["metric"] == metric]
+                for row in manifest[key]:
+                    echo(f"paired {words} {row['scenario']} - {row['baseline']}, {row['year']}: median "
+                         f"{row['p50']:+,.0f}, p5-p95 width {row['paired_width']:,.0f} paired vs "
+                         + (f"{row['unpaired_width']:,.0f} unpaired" if row["unpaired_width"] is not None
+                            else "n/a unpaired (one seed)"))
         if charts.available():
             outputs += charts.draw(band_rows, paired_rows, out / "charts", request.baseline)
         else:

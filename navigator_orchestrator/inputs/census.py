@@ -36,6 +36,17 @@ COLUMNS: tuple[tuple[str, str], ...] = (
     ("employer_match_contribution", MONEY),
     ("eligibility_entry_date", "DATE"),
     ("active", "BOOLEAN"),
+    ("employer_match_balance", MONEY),
+    ("employer_core_balance", MONEY),
+    ("vesting_service_years", "INTEGER"),
+)
+#: Optional columns that open each person's employer-money accounts and vesting service, with what their absence
+#: means, said once in the census report (groups of columns absent together share one line).
+OPENING_COLUMNS: tuple[tuple[tuple[str, ...], str], ...] = (
+    (("employer_match_balance", "employer_core_balance"), "every account starts at 0"),
+    (("employer_match_balance",), "every match account starts at 0"),
+    (("employer_core_balance",), "every core account starts at 0"),
+    (("vesting_service_years",), "completed years since hire"),
 )
 COLUMN_NAMES = tuple(name for name, _ in COLUMNS)
 REQUIRED = (
@@ -48,6 +59,7 @@ REQUIRED = (
     "employee_deferral_rate",
     "active",
 )
+_OPENING_NAMES = frozenset(name for group, _ in OPENING_COLUMNS for name in group)
 FORMATS = {".parquet": "parquet", ".csv": "csv"}
 SAMPLE_SIZE = 5
 
@@ -167,7 +179,14 @@ def _generator_sql(employees: int, seed: int, census_date: date) -> str:
         CASE WHEN gets_employer_money THEN least(round(contribution * 0.5, 2), round(earned * 0.03, 2))
              ELSE 0 END::{MONEY} AS employer_match_contribution,
         hire_date AS eligibility_entry_date,
-        term_date IS NULL AS active
+        term_date IS NULL AS active,
+        -- employer-money balances, estimated: the census year's match and core for each plan year from the hire
+        -- year to the census year (no earnings, nothing vested or paid out)
+        CASE WHEN gets_employer_money THEN least(round(contribution * 0.5, 2), round(earned * 0.03, 2))
+                                           * (year(census_date) - year(hire_date) + 1)
+             ELSE 0 END::{MONEY} AS employer_match_balance,
+        CASE WHEN gets_employer_money THEN round(earned * 0.02, 2) * (year(census_date) - year(hire_date) + 1)
+             ELSE 0 END::{MONEY} AS employer_core_balance
     FROM contributed
     ORDER BY employee_id
     """
@@ -194,6 +213,7 @@ class CensusReport:
     samples: dict[str, list[str]] = field(default_factory=dict)
     duplicate_ids: list[str] = field(default_factory=list)
     extra_columns: list[str] = field(default_factory=list)
+    absent_columns: list[str] = field(default_factory=list)
     fingerprint: str = ""
 
     def to_dict(self) -> dict:
@@ -215,6 +235,15 @@ class CensusReport:
                          f"pay): {', '.join(self.duplicate_ids)}")
         if self.extra_columns:
             lines.append(f"  ignored extra columns: {', '.join(self.extra_columns)}")
+        return lines + [f"  {line}" for line in self.absent_lines()]
+
+    def absent_lines(self) -> list[str]:
+        """One line per group of absent optional opening columns, saying what staging assumes instead."""
+        lines, said = [], set()
+        for group, meaning in OPENING_COLUMNS:
+            if set(group) <= set(self.absent_columns) and not said & set(group):
+                lines.append(f"{', '.join(group)} absent: {meaning}")
+                said |= set(group)
         return lines
 
 
@@ -264,6 +293,7 @@ def stage_census(path: Path, census_date: date) -> StagedCensus:
         con.execute(_ranked_sql())
         con.execute(_staged_sql())
         report = _report(con, path, extra, fingerprint)
+        report.absent_columns = [name for name, _ in COLUMNS if name not in mapping and name in _OPENING_NAMES]
         _require_usable(report)
     except BaseException:
         con.close()
@@ -336,6 +366,8 @@ def _typed_sql(mapping: dict[str, tuple[str, str]], census_date: date) -> str:
     raws = ", ".join(f"{_raw_value(c, mapping)} AS r_{c}" for c in COLUMN_NAMES)
     casts = ", ".join(f"TRY_CAST(r_{c} AS {t}) AS {c}" for c, t in COLUMNS)
     malformed = " ".join(f"WHEN r_{c} IS NOT NULL AND {c} IS NULL THEN 'malformed {c}'" for c in COLUMN_NAMES)
+    malformed += (" WHEN TRY_CAST(r_vesting_service_years AS DOUBLE) IS DISTINCT FROM vesting_service_years "
+                  "THEN 'malformed vesting_service_years'")  # a fraction of a year is not rounded away
     cd = f"DATE '{census_date.isoformat()}'"
     return f"""
     CREATE TABLE typed AS
@@ -350,6 +382,9 @@ def _typed_sql(mapping: dict[str, tuple[str, str]], census_date: date) -> str:
             WHEN employee_termination_date < employee_hire_date THEN 'employee_termination_date before hire date'
             WHEN employee_termination_date > {cd} THEN 'employee_termination_date after census date'
             WHEN employee_deferral_rate NOT BETWEEN 0 AND 1 THEN 'employee_deferral_rate outside 0..1'
+            WHEN employer_match_balance < 0 THEN 'negative employer_match_balance'
+            WHEN employer_core_balance < 0 THEN 'negative employer_core_balance'
+            WHEN vesting_service_years < 0 THEN 'negative vesting_service_years'
         END AS reason
     FROM (SELECT *, {casts} FROM (SELECT rowid + 1 AS row_no, {raws} FROM src))
     """

@@ -32,21 +32,26 @@ from ..errors import ConfigError
 __all__ = [
     "CROSS_RULES",
     "FORMULA_LISTS",
+    "LEGAL_CLIFF_YEARS",
+    "LEGAL_GRADED",
+    "SAFE_HARBOR_VESTING",
     "SCHEMA",
     "SCHEMA_BY_KEY",
     "SECTIONS",
     "Setting",
     "SimulationConfig",
+    "VESTING_SCHEDULES",
     "from_mapping",
     "load_config",
     "overlay_file",
     "render_yaml",
     "schema_markdown",
+    "vested_percent",
 ]
 
 INT, NUMBER, BOOL, DATE, CHOICE, NAMES = "int", "number", "bool", "date", "choice", "names"
-# lists of {rate, up_to}; of {min_years, tiers}; of {min, rate}
-TIERS, SERVICE_TIERS, BANDS = "tiers", "service_tiers", "bands"
+# lists of {rate, up_to}; of {min_years, tiers}; of {min, rate}; of {years, percent}
+TIERS, SERVICE_TIERS, BANDS, SCHEDULE = "tiers", "service_tiers", "bands", "schedule"
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
@@ -97,6 +102,11 @@ class Setting:
         if self.kind == BANDS:
             return ("a list of {min, rate}: from min (whole years of service, of age, or points) up, rate of plan pay; "
                     "min ascending from 0, rate in 0..1, e.g. [{min: 0, rate: 0.02}, {min: 10, rate: 0.04}]")
+        if self.kind == SCHEDULE:
+            return ("a list of {years, percent}: from years (whole years of vesting service, 0..50, strictly "
+                    "ascending) on, percent (0..100, never falling) of the account is vested, 0 before the first; at "
+                    "least as fast as the 3-year cliff or the 2-to-6-year graded schedule (IRC 411(a)(2)(B)), e.g. "
+                    "[{years: 1, percent: 50}, {years: 2, percent: 100}]")
         noun = {INT: "an integer", NUMBER: "a number", DATE: "a date YYYY-MM-DD"}[self.kind]
         lo, hi = _fmt(self.lo), _fmt(self.hi)
         if self.lo_open or self.hi_open:
@@ -115,6 +125,8 @@ class Setting:
                 raw = _TIER_JSON[self.kind](raw)
             if not isinstance(raw, list):
                 return None, f"expected {self.allowed}, got {_describe(raw)}"
+            if self.kind == SCHEDULE:
+                return _check_schedule(raw, self.allowed)
             return _check_bands(raw, self.allowed) if self.kind == BANDS else _check_tier_kind(self.kind, raw,
                                                                                                   self.allowed)
         if self.kind == BOOL:
@@ -154,6 +166,22 @@ def _rate(key: str, default: float, doc: str, hi: float = 1) -> Setting:
 
 
 _YEARS = dict(lo=1900, hi=2200)
+#: The named vesting schedules as (years of vesting service, percent vested from then on); `custom` is the list key.
+VESTING_SCHEDULES: Mapping[str, tuple[tuple[int, float], ...]] = MappingProxyType({
+    "immediate": ((0, 100.0),),
+    "cliff_1": ((1, 100.0),),
+    "cliff_2": ((2, 100.0),),
+    "cliff_3": ((3, 100.0),),
+    "graded_2_to_6": ((2, 20.0), (3, 40.0), (4, 60.0), (5, 80.0), (6, 100.0)),
+    "graded_1_to_5": ((1, 20.0), (2, 40.0), (3, 60.0), (4, 80.0), (5, 100.0)),
+    "qaca_2_year": ((2, 100.0),),
+})
+_VESTING_DOC = ("vesting of the {money} account by years of vesting service: immediate (100 % at once); cliff_1, "
+                "cliff_2, cliff_3 (0 %, then 100 % after 1, 2, 3 years); graded_2_to_6 (20 % after 2 years, +20 % a "
+                "year, 100 % at 6); graded_1_to_5 (20 % a year from 1, 100 % at 5); qaca_2_year (0 %, then 100 % "
+                "after 2 years); custom: vesting.{section}.custom")
+_CUSTOM_DOC = ("the schedule of vesting.{section}.schedule custom: percent vested = the percent of the last step whose "
+               "years <= the person's years of vesting service (0 below the first)")
 
 SCHEMA: tuple[Setting, ...] = (
     Setting("simulation.start_year", INT, 2025, "first simulated year; the census is as of Dec 31 of the year before", **_YEARS),
@@ -234,6 +262,24 @@ SCHEMA: tuple[Setting, ...] = (
     Setting("employer_core_contribution.excess_rate", NUMBER, None, "formula integrated: share of plan pay above "
             "the wage base; excess_rate - base_rate <= min(base_rate, 0.057) (permitted disparity)", 0, 1,
             optional=True),
+    Setting("accounts.annual_return", NUMBER, 0.0, "yearly return credited on each employer-money account's opening "
+            "balance", -0.5, 0.5),
+    Setting("vesting.match.schedule", CHOICE, "immediate", _VESTING_DOC.format(money="employer match", section="match"),
+            choices=(*VESTING_SCHEDULES, "custom")),
+    Setting("vesting.match.custom", SCHEDULE, (), _CUSTOM_DOC.format(section="match")),
+    Setting("vesting.core.schedule", CHOICE, "immediate", _VESTING_DOC.format(money="core contribution",
+                                                                              section="core"),
+            choices=(*VESTING_SCHEDULES, "custom")),
+    Setting("vesting.core.custom", SCHEDULE, (), _CUSTOM_DOC.format(section="core")),
+    Setting("vesting.service", CHOICE, "elapsed", "years of vesting service: elapsed (whole years since hire, by the "
+            "tenure rule) or hours (years with at least vesting.hours_per_year hours worked, by the hours rule)",
+            choices=("elapsed", "hours")),
+    Setting("vesting.hours_per_year", INT, 1000, "vesting.service hours: hours worked in a year (2080 x days "
+            "employed / days in year) that make it a year of vesting service", 1, 2080),
+    Setting("forfeitures.use", CHOICE, "reduce_employer_contributions", "what a leaver's unvested employer money "
+            "pays for: reduce_employer_contributions (the employer's next contributions), pay_plan_expenses, or "
+            "reallocate (to the other participants' accounts)",
+            choices=("reduce_employer_contributions", "pay_plan_expenses", "reallocate")),
     Setting("quality.avg_compensation_min_change", NUMBER, -0.05, "quality gate avg_compensation (warn): smallest "
             "plausible change of active employees' average pay against the previous year", -1, 0, simulated=False),
     Setting("quality.avg_compensation_max_change", NUMBER, 0.15, "quality gate avg_compensation (warn): largest "
@@ -263,11 +309,20 @@ FORMULA_LISTS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("employer_core_contribution.bands", "employer_core_contribution.formula", ("service_graded", "age_banded", "points")),
     ("employer_core_contribution.base_rate", "employer_core_contribution.formula", ("integrated",)),
     ("employer_core_contribution.excess_rate", "employer_core_contribution.formula", ("integrated",)),
+    ("vesting.match.custom", "vesting.match.schedule", ("custom",)),
+    ("vesting.core.custom", "vesting.core.schedule", ("custom",)),
 )
 SAFE_HARBOR_MATCHES = ("safe_harbor_basic", "safe_harbor_enhanced", "qaca")
 #: what a safe harbor match may not carry (Treas. Reg. 1.401(k)-3(c)(6), (k)): the key and the value that is no condition
 MATCH_CONDITIONS = {"employer_match.minimum_hours": (None, 0), "employer_match.minimum_service_years": (0,),
                     "employer_match.last_day_rule": (None, False)}
+#: the vesting schedules a safe harbor match may have: 100 % vested when made (IRC 401(k)(12)(E)(i), Treas. Reg.
+#: 1.401(k)-3(c)(1), qualified matching contributions); a QACA's after at most 2 years (IRC 401(k)(13)(D)(iii))
+SAFE_HARBOR_VESTING = {"safe_harbor_basic": ("immediate",), "safe_harbor_enhanced": ("immediate",),
+                       "qaca": ("immediate", "qaca_2_year")}
+#: the slowest legal schedules (IRC 411(a)(2)(B)): 100 % at 3 years (cliff) or at least these percents (graded)
+LEGAL_CLIFF_YEARS = 3
+LEGAL_GRADED = MappingProxyType({2: 20.0, 3: 40.0, 4: 60.0, 5: 80.0, 6: 100.0})
 PERMITTED_DISPARITY = Decimal("0.057")  # IRC 401(l)(5)(A)(ii) with the integration level at the wage base
 _DATE_RE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
@@ -491,6 +546,7 @@ def _apply(base: Mapping[str, Any], layers: Iterable[tuple[str, Mapping[str, Any
             problems.append(f"{listed}: is read only by {formula_key} {' or '.join(formulas)} (it is "
                             f"{values[formula_key]}); remove it or set {formula_key}: {formulas[0]}")
     problems += _disparity_problems(values, bad)
+    problems += _safe_harbor_vesting_problems(values, bad)
     if values["employer_match.formula"] in SAFE_HARBOR_MATCHES and "employer_match.formula" not in bad:
         problems += [f"{key}: a safe harbor match ({values['employer_match.formula']}) cannot carry an hours, service "
                      f"or last-day condition; remove {key}" for key, free in MATCH_CONDITIONS.items()
@@ -510,6 +566,25 @@ def _disparity_problems(values: Mapping[str, Any], bad: set[str]) -> list[str]:
     return [f"employer_core_contribution.excess_rate: exceeds the permitted disparity (IRC 401(l)): excess_rate - "
             f"base_rate must be at most min(base_rate, 0.057) = {allowed}, got {_fmt(excess)} - {_fmt(base)}; "
             f"lower excess_rate to at most {Decimal(str(base)) + allowed} or raise base_rate"]
+
+
+def _safe_harbor_vesting_problems(values: Mapping[str, Any], bad: set[str]) -> list[str]:
+    """A safe harbor match is 100 % vested when made; a QACA match may wait 2 years (qaca_2_year), no longer."""
+    formula, schedule = values["employer_match.formula"], values["vesting.match.schedule"]
+    if {"employer_match.formula", "vesting.match.schedule"} & bad or schedule in SAFE_HARBOR_VESTING.get(formula,
+                                                                                                        (schedule,)):
+        return []
+    if formula == "qaca":
+        return [f"vesting.match.schedule: a QACA match (qaca) vests immediately or by qaca_2_year (100 % after 2 "
+                f"years of vesting service, IRC 401(k)(13)(D)(iii)), got {schedule}; set vesting.match.schedule: "
+                f"qaca_2_year or immediate"]
+    return [f"vesting.match.schedule: a safe harbor match ({formula}) is 100 % vested when made (IRC 401(k)(12)(E)(i), "
+            f"Treas. Reg. 1.401(k)-3(c)(1)), got {schedule}; set vesting.match.schedule: immediate"]
+
+
+def vested_percent(steps: Iterable[tuple[int, float]], years: int) -> float:
+    """Percent vested after `years` of vesting service: that of the last step whose years <= `years`, 0 before."""
+    return max((percent for at, percent in steps if at <= years), default=0.0)
 
 
 def _unknown_key_problem(dotted: str, tag: str = "") -> str:
@@ -672,12 +747,47 @@ def _check_bands(raw: Any, allowed: str) -> tuple[Any, str | None]:
     return tuple(bands), None
 
 
+def _check_schedule(raw: Any, allowed: str) -> tuple[Any, str | None]:
+    """A custom vesting schedule {years, percent}: years rising strictly, percents never falling, at least as fast
+    as the law's slowest schedules; kept as a tuple of (years, percent as float) pairs."""
+    steps: list[tuple[int, float]] = []
+    for position, step in enumerate(raw, 1):
+        if not (isinstance(step, Mapping) and set(step) == {"years", "percent"}):
+            return None, f"step {position}: expected {{years, percent}}, got {_describe(step)}; {allowed}"
+        years, percent = step["years"], step["percent"]
+        if not (isinstance(years, int) and not isinstance(years, bool) and 0 <= years <= 50):
+            return None, f"step {position}: years must be whole years of vesting service in 0..50, got {_describe(years)}"
+        if steps and years <= steps[-1][0]:
+            return None, f"step {position}: years must rise strictly, got {years} after {steps[-1][0]}"
+        if not (isinstance(percent, (int, float)) and not isinstance(percent, bool) and 0 <= percent <= 100):
+            return None, f"step {position}: percent must be a number in 0..100, got {_describe(percent)}"
+        if steps and percent < steps[-1][1]:
+            return None, f"step {position}: percent must not fall, got {_fmt(percent)} after {steps[-1][1]:g}"
+        steps.append((years, float(percent) + 0.0))
+    return tuple(steps), (_legal_speed_problem(steps) if steps else None)
+
+
+def _legal_speed_problem(steps: list[tuple[int, float]]) -> str | None:
+    """IRC 411(a)(2)(B): 100 % after 3 years of vesting service, or at least 20/40/60/80/100 % after 2..6 years."""
+    cliff = vested_percent(steps, LEGAL_CLIFF_YEARS) >= 100
+    short = [(years, vested_percent(steps, years)) for years, least in LEGAL_GRADED.items()
+             if vested_percent(steps, years) < least]
+    if cliff or not short:
+        return None
+    years, percent = short[0]
+    return (f"slower than the law allows (IRC 411(a)(2)(B)): a schedule must vest 100 % by 3 years of vesting service "
+            f"(3-year cliff) or at least 20 % at 2, 40 % at 3, 60 % at 4, 80 % at 5 and 100 % at 6 years (2-to-6-year "
+            f"graded), and this one vests {percent:g} % at {years} years; raise its percents or use cliff_3 or "
+            f"graded_2_to_6")
+
+
 def _tiers_json(tiers: tuple[tuple[float, float], ...]) -> list[dict[str, float]]:
     return [{"rate": rate, "up_to": up_to} for rate, up_to in tiers]
 
 
 _TIER_JSON = {
     BANDS: lambda bands: [{"min": low, "rate": rate} for low, rate in bands],
+    SCHEDULE: lambda steps: [{"years": years, "percent": percent} for years, percent in steps],
     TIERS: _tiers_json,
     SERVICE_TIERS: lambda bands: [{"min_years": years, "tiers": _tiers_json(tiers)} for years, tiers in bands],
 }

@@ -7,6 +7,7 @@ import duckdb
 EVENT_TYPES = ("hire", "termination", "promotion", "raise", "eligibility", "enrollment", "enrollment_change",
                "deferral_escalation")
 STATUS_CODES = ("continuous_active", "new_hire_active", "experienced_termination", "new_hire_termination")
+COST_METRICS = ("forfeitures", "forfeitures_used", "forfeiture_balance", "net_employer_cost")  # fct_employer_cost
 _STATUS_NAMES = {"experienced_termination": "experienced_terminations", "new_hire_termination": "new_hire_terminations"}
 
 _YEAR_METRICS = f"""
@@ -27,7 +28,9 @@ select
     (select coalesce(sum(employee_contribution), 0) from snapshot) as employee_contributions,
     (select coalesce(sum(employer_match_amount), 0) from snapshot) as employer_match,
     (select coalesce(sum(employer_core_amount), 0) from snapshot) as employer_core,
-    (select coalesce(sum(employer_match_true_up), 0) from snapshot) as true_up_cost
+    (select coalesce(sum(employer_match_true_up), 0) from snapshot) as true_up_cost,
+    {", ".join(f"(select coalesce(sum({name}), 0) from fct_employer_cost where simulation_year = $year) as {name}"
+               for name in COST_METRICS)}
 """
 
 

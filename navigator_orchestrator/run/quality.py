@@ -171,6 +171,74 @@ CHECKS: tuple[Check, ...] = (
            or least(employee_contribution, base_limit) + employer > annual_additions_limit""",
           "check dbt/seeds/config_irs_limits.csv and rebuild contributions: "
           "`dbt run --select int_employee_contributions+ --vars '{simulation_year: YEAR}'`"),
+    # Employer-money accounts (fct_employer_accounts, fct_employer_cost). The first simulated year opens at the
+    # census balances: nothing to compare, so account_continuity returns no rows for it.
+    Check("account_continuity", ERROR, """
+        with compared as (select $year > min(simulation_year) as later from fct_workforce_snapshot),
+        prev as (select employee_id, source, closing_balance from fct_employer_accounts
+                 where simulation_year = $year - 1),
+        cur as (select employee_id, source, opening_balance from fct_employer_accounts where simulation_year = $year),
+        stayers as (select employee_id from fct_workforce_snapshot
+                    where simulation_year = $year - 1 and employment_status = 'active'),
+        expected as (select s.employee_id, p.source, p.closing_balance from stayers s left join prev p using (employee_id))
+        select c.employee_id, c.source || ' account opens ' || $year || ' at '
+               || coalesce(c.opening_balance::VARCHAR, 'NULL') || case when p.employee_id is null
+                   then ', but there is no ' || c.source || ' account in ' || ($year - 1) || ' (a new account opens at 0)'
+                   else ', but closed ' || ($year - 1) || ' at ' || coalesce(p.closing_balance::VARCHAR, 'NULL') end
+               as reason
+        from cur c left join prev p using (employee_id, source)
+        where (select later from compared) and c.opening_balance is distinct from coalesce(p.closing_balance, 0)
+        union all
+        select e.employee_id, 'active at the end of ' || ($year - 1) || case when e.source is null
+                   then ' but no account in ' || $year
+                   else ' with a ' || e.source || ' account closing at ' || coalesce(e.closing_balance::VARCHAR, 'NULL')
+                        || ', but no ' || e.source || ' account in ' || $year end as reason
+        from expected e
+        where (select later from compared) and not exists (
+            select 1 from cur c where c.employee_id = e.employee_id and (e.source is null or c.source = e.source))""",
+          "rebuild the accounts from the previous year's closing balances: "
+          "`dbt run --select fct_employer_accounts+ --vars '{simulation_year: YEAR}'` (if the previous year's "
+          "closing balances are wrong, rebuild that year first)"),
+    Check("vested_within_balance", ERROR, """
+        select employee_id, source || ' account: ' || case
+                   when vested_percent is null or vested_percent < 0 or vested_percent > 100
+                        then 'vested_percent ' || coalesce(vested_percent::VARCHAR, 'NULL') || ' outside 0..100'
+                   when vested_balance is null or vested_balance < 0
+                        then 'vested_balance ' || coalesce(vested_balance::VARCHAR, 'NULL') || ' below 0'
+                   else 'vested_balance ' || vested_balance || ' above opening + contributions + earnings '
+                        || coalesce((opening_balance + contributions + earnings)::VARCHAR, 'NULL') end as reason
+        from fct_employer_accounts
+        where simulation_year = $year and (vested_percent is null or vested_percent < 0 or vested_percent > 100
+              or vested_balance is null or vested_balance < 0
+              or vested_balance > opening_balance + contributions + earnings
+              or (opening_balance + contributions + earnings) is null)""",
+          "check the vesting.match / vesting.core schedules and rebuild the accounts: "
+          "`dbt run --select fct_employer_accounts+ --vars '{simulation_year: YEAR}'`"),
+    Check("forfeited_only_by_leavers", ERROR, """
+        select a.employee_id, a.source || ' account forfeits ' || coalesce(a.forfeited_amount::VARCHAR, 'NULL')
+               || case when a.forfeited_amount is null or a.forfeited_amount < 0 then ', not an amount >= 0'
+                       when s.employee_id is null then ', but the person has no ' || $year || ' snapshot row'
+                       else ', but the ' || $year || ' snapshot has no termination_date' end as reason
+        from fct_employer_accounts a
+        left join fct_workforce_snapshot s on s.employee_id = a.employee_id and s.simulation_year = $year
+        where a.simulation_year = $year and (a.forfeited_amount is null or a.forfeited_amount < 0
+              or (a.forfeited_amount > 0 and s.termination_date is null))""",
+          "rebuild the accounts from the year's snapshot: "
+          "`dbt run --select fct_workforce_snapshot+ --vars '{simulation_year: YEAR}'`"),
+    Check("forfeitures_used_within_available", ERROR, """
+        select null as employee_id, case
+                   when c.simulation_year is null then 'no fct_employer_cost row for ' || $year
+                   else 'forfeitures_used ' || coalesce(c.forfeitures_used::VARCHAR, 'NULL') || case
+                       when c.forfeitures_used is null or c.forfeitures_used < 0 then ', not an amount >= 0'
+                       else ' above the ' || coalesce(c.forfeitures_available::VARCHAR, 'NULL')
+                            || ' forfeitures available in ' || $year end end as reason
+        from (select $year as year) y
+        left join fct_employer_cost c on c.simulation_year = y.year
+        where c.simulation_year is null or c.forfeitures_used is null or c.forfeitures_used < 0
+           or c.forfeitures_available is null or c.forfeitures_used > c.forfeitures_available""",
+          "check the forfeitures.use setting and rebuild the year's cost: "
+          "`dbt run --select fct_employer_cost --vars '{simulation_year: YEAR}'` (if the forfeitures carried in "
+          "are wrong, rebuild the previous year's fct_employer_cost first)"),
 )
 CHECKS_BY_NAME = {check.name: check for check in CHECKS}
 

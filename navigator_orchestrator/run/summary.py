@@ -110,7 +110,8 @@ def write_summary(result: RunResult, path: Path) -> None:
 _COLUMNS = (
     ("year", None), ("start", "start_headcount"), ("end", "end_headcount"), ("hires", "hire_events"),
     ("terms", "termination_events"), ("payroll", "prorated_payroll"), ("employee", "employee_contributions"),
-    ("match", "employer_match"), ("core", "employer_core"), ("part.", "participation_rate"),
+    ("match", "employer_match"), ("core", "employer_core"), ("net", "net_employer_cost"),
+    ("part.", "participation_rate"),
 )
 
 

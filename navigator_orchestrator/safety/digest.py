@@ -6,7 +6,7 @@ sum(md5_number_upper(row)) rather than bit_xor, which would cancel duplicate row
 
 import duckdb
 
-MARTS = ("fct_yearly_events", "fct_workforce_snapshot")
+MARTS = ("fct_yearly_events", "fct_workforce_snapshot", "fct_employer_accounts", "fct_employer_cost")
 
 
 def _digest_query(table: str, where: str = "true") -> str:

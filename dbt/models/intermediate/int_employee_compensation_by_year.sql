@@ -3,6 +3,7 @@
   Y0: the census's active rows (age as of Dec 31 of Y0-1, tenure Y0 - hire year).
   Y > Y0: exactly the active rows of the year Y-1 snapshot, read as a source (no DAG cycle), with age and
   tenure + 1 and salary = last year's full-year-equivalent pay.
+  vesting_service_years: the years of vesting service completed before Y (the census's, or last year's snapshot's).
   Census participants with a rate > 0 are enrolled as of the census date at the latest (an eligibility entry date
   after it is the plan's paperwork, not a later enrollment): they defer from Jan 1 and escalate from Y0 on.
   Both relations are resolved outside the branch so dbt records both dependencies at parse time.
@@ -26,7 +27,8 @@ with start_population as (
         case when employee_deferral_rate > 0
              then least(coalesce(eligibility_entry_date, employee_hire_date), make_date({{ start_year() }} - 1, 12, 31))
         end as enrollment_date,
-        false as opted_out_flag
+        false as opted_out_flag,
+        vesting_service_years
     from {{ census }}
     where is_start_population
 {% else %}
@@ -42,7 +44,8 @@ with start_population as (
         current_deferral_rate as deferral_rate,
         is_enrolled_flag as is_enrolled,
         enrollment_date,
-        opted_out_flag
+        opted_out_flag,
+        vesting_service_years
     from {{ previous_snapshot }}
     where simulation_year = {{ sim_year() }} - 1
       and employment_status = 'active'
@@ -64,5 +67,6 @@ select
     {{ rate('deferral_rate') }} as deferral_rate,
     is_enrolled,
     enrollment_date,
-    opted_out_flag
+    opted_out_flag,
+    vesting_service_years
 from start_population

@@ -20,12 +20,12 @@ people as (
     select
         employee_id, employee_ssn, employee_birth_date, employee_hire_date, level_id, current_age, current_tenure,
         starting_compensation, deferral_rate as starting_deferral_rate, enrollment_date, opted_out_flag,
-        false as is_new_hire
+        false as is_new_hire, vesting_service_years as prior_vesting_years
     from {{ ref('int_employee_compensation_by_year') }}
     union all
     select
         employee_id, employee_ssn, employee_birth_date, employee_hire_date, level_id, current_age, current_tenure,
-        starting_compensation, CAST(0 AS DECIMAL(7, 4)), CAST(NULL AS DATE), false, true
+        starting_compensation, CAST(0 AS DECIMAL(7, 4)), CAST(NULL AS DATE), false, true, 0
     from hires
 ),
 
@@ -111,6 +111,11 @@ select
     coalesce(e.enrollment_date, ps.new_enrollment_date) as enrollment_date,
     e.opted_out_flag or coalesce(ps.opted_out_this_year, false) as opted_out_flag,
     p.deferral_rate_changed,
+    -- vesting service after Y: elapsed, a year for each year after the hire year (the tenure rule); hours, a year
+    -- for each year with at least vesting.hours_per_year hours (2,080 x days employed / days in year)
+    CAST(e.prior_vesting_years + CASE WHEN {{ "e.is_new_hire" if var('vesting__service') == 'elapsed'
+        else "2080.0 * p.days_employed / " ~ days_in_year() ~ " < " ~ var('vesting__hours_per_year') }}
+        THEN 0 ELSE 1 END AS INTEGER) as vesting_service_years,
     CASE WHEN p.deferral_rate_changed or p.requested_contribution > irs.base_limit
               or p.prorated_annual_compensation > irs.compensation_limit THEN p.stretches END as pay_stretches
 from employment e

@@ -22,6 +22,7 @@ select
     CAST(s.current_tenure AS INTEGER) as current_tenure,
     {{ age_band('s.current_age') }} as age_band,
     {{ tenure_band('s.current_tenure') }} as tenure_band,
+    s.vesting_service_years,
     CASE WHEN s.termination_date is null THEN 'active' ELSE 'terminated' END as employment_status,
     CASE
         WHEN s.is_new_hire and s.termination_date is not null THEN 'new_hire_termination'
