@@ -11,6 +11,7 @@ import duckdb
 import pytest
 
 from navigator_orchestrator.run.checkpoints import checkpoint_dir
+from navigator_orchestrator.run.quality import CHECKS
 from navigator_orchestrator.safety.digest import marts_digest
 from navigator_orchestrator.inputs.paths import DBT_DIR
 from pytest_planwise.commands import planwise_command, planwise_process
@@ -62,7 +63,7 @@ def test_one_run_id_in_log_summary_run_metadata_and_dq_results(planwise_run):
         assert con.execute("select run_id from run_metadata").fetchall() == [(summary["run_id"],)]
         assert {r for (r,) in con.execute("select distinct run_id from dq_results").fetchall()} == {summary["run_id"]}
         checks = con.execute('select year, count(*) from dq_results group by 1 order by 1').fetchall()
-    assert checks == [(2025, 7), (2026, 7)]
+    assert checks == [(2025, len(CHECKS)), (2026, len(CHECKS))]
     assert summary["years_processed"] == [2025, 2026] and summary["status"] == "success"
     assert [c["check"] for c in summary["quality"]["2026"]] == [c for (c,) in run.query(
         "select \"check\" from dq_results where year = 2026 order by rowid")]
