@@ -181,9 +181,9 @@ def test_with_dbt_the_project_runs_its_own_copy_of_the_models(tmp_path, capsys):
     project = tmp_path / "acme"
     model = project / "dbt" / "models" / "marts" / "fct_workforce_snapshot.sql"
     sql = model.read_text()
-    last_column = "    c.employer_match_true_up\nfrom state s"
-    assert sql.count(last_column) == 1
-    model.write_text(sql.replace(last_column, "    c.employer_match_true_up,\n    'team copy' as model_source\nfrom state s"))
+    end_of_columns = "\nfrom state s\n"
+    assert sql.count(end_of_columns) == 1
+    model.write_text(sql.replace(end_of_columns, ",\n    'team copy' as model_source\nfrom state s\n"))
     ok(planwise_command(["run", "--years", "2025-2025", "--threads", "1"], project))
     with duckdb.connect(str(project / "simulation.duckdb"), read_only=True) as con:
         assert con.execute("select distinct model_source from fct_workforce_snapshot").fetchall() == [("team copy",)]

@@ -4,6 +4,9 @@
   Y > Y0: exactly the active rows of the year Y-1 snapshot, read as a source (no DAG cycle), with age and
   tenure + 1 and salary = last year's full-year-equivalent pay.
   vesting_service_years: the years of vesting service completed before Y (the census's, or last year's snapshot's).
+  opening_*_balance: each employer-money account on Jan 1 of Y: the census balances (reallocation 0), or last year's
+  balance of an active person (opening + contributions + earnings, employer_accounts.sql), carried here so
+  fct_employer_accounts needs no join with last year's accounts.
   Census participants with a rate > 0 are enrolled as of the census date at the latest (an eligibility entry date
   after it is the plan's paperwork, not a later enrollment): they defer from Jan 1 and escalate from Y0 on.
   Both relations are resolved outside the branch so dbt records both dependencies at parse time.
@@ -28,7 +31,10 @@ with start_population as (
              then least(coalesce(eligibility_entry_date, employee_hire_date), make_date({{ start_year() }} - 1, 12, 31))
         end as enrollment_date,
         false as opted_out_flag,
-        vesting_service_years
+        vesting_service_years,
+        employer_match_balance as opening_match_balance,
+        employer_core_balance as opening_core_balance,
+        0 as opening_reallocation_balance
     from {{ census }}
     where is_start_population
 {% else %}
@@ -45,7 +51,10 @@ with start_population as (
         is_enrolled_flag as is_enrolled,
         enrollment_date,
         opted_out_flag,
-        vesting_service_years
+        vesting_service_years,
+        {{ account_balance('opening_match_balance', 'employer_match_amount') }} as opening_match_balance,
+        {{ account_balance('opening_core_balance', 'employer_core_amount') }} as opening_core_balance,
+        {{ account_balance('opening_reallocation_balance', 'reallocated_forfeitures') }} as opening_reallocation_balance
     from {{ previous_snapshot }}
     where simulation_year = {{ sim_year() }} - 1
       and employment_status = 'active'
@@ -68,5 +77,8 @@ select
     is_enrolled,
     enrollment_date,
     opted_out_flag,
-    vesting_service_years
+    vesting_service_years,
+    CAST(opening_match_balance AS DECIMAL(14, 2)) as opening_match_balance,
+    CAST(opening_core_balance AS DECIMAL(14, 2)) as opening_core_balance,
+    CAST(opening_reallocation_balance AS DECIMAL(14, 2)) as opening_reallocation_balance
 from start_population

@@ -20,17 +20,22 @@ people as (
     select
         employee_id, employee_ssn, employee_birth_date, employee_hire_date, level_id, current_age, current_tenure,
         starting_compensation, deferral_rate as starting_deferral_rate, enrollment_date, opted_out_flag,
-        false as is_new_hire, vesting_service_years as prior_vesting_years
+        false as is_new_hire, vesting_service_years as prior_vesting_years, opening_match_balance,
+        opening_core_balance, opening_reallocation_balance
     from {{ ref('int_employee_compensation_by_year') }}
     union all
     select
         employee_id, employee_ssn, employee_birth_date, employee_hire_date, level_id, current_age, current_tenure,
-        starting_compensation, CAST(0 AS DECIMAL(7, 4)), CAST(NULL AS DATE), false, true, 0
+        starting_compensation, CAST(0 AS DECIMAL(7, 4)), CAST(NULL AS DATE), false, true, 0, 0, 0, 0
     from hires
 ),
 
 terminations as (
     select employee_id, effective_date as termination_date from events where event_type = 'termination'
+),
+
+periods as materialized (
+    select * from {{ ref('int_employee_pay_periods') }}
 ),
 
 pay as (
@@ -48,15 +53,27 @@ pay as (
             as requested_contribution,
         arg_max(salary, period_start) as current_compensation,
         max(salary) as highest_compensation,
-        min(deferral_rate) <> max(deferral_rate) as deferral_rate_changed,
-        list(struct_pack(period_start := period_start, period_end := period_end, salary := salary,
-                         deferral_rate := deferral_rate)) as stretches
-    from {{ ref('int_employee_pay_periods') }}
+        min(deferral_rate) <> max(deferral_rate) as deferral_rate_changed
+    from periods
     group by employee_id
 ),
 
 irs as (
     select base_limit, compensation_limit from {{ ref('config_irs_limits') }} where limit_year = {{ sim_year() }}
+),
+
+stretches as (
+    -- listed only for the few who need them: a list for everybody held about 0.5 GB more at 1,000,000 people
+    select employee_id,
+           list(struct_pack(period_start := period_start, period_end := period_end, salary := salary,
+                            deferral_rate := deferral_rate)) as pay_stretches
+    from periods
+    semi join (
+        select employee_id from pay, irs
+        where deferral_rate_changed or requested_contribution > base_limit
+              or prorated_annual_compensation > compensation_limit
+    ) using (employee_id)
+    group by employee_id
 ),
 
 employment as (
@@ -116,10 +133,12 @@ select
     CAST(e.prior_vesting_years + CASE WHEN {{ "e.is_new_hire" if var('vesting__service') == 'elapsed'
         else "2080.0 * p.days_employed / " ~ days_in_year() ~ " < " ~ var('vesting__hours_per_year') }}
         THEN 0 ELSE 1 END AS INTEGER) as vesting_service_years,
-    CASE WHEN p.deferral_rate_changed or p.requested_contribution > irs.base_limit
-              or p.prorated_annual_compensation > irs.compensation_limit THEN p.stretches END as pay_stretches
+    e.opening_match_balance,
+    e.opening_core_balance,
+    e.opening_reallocation_balance,
+    st.pay_stretches
 from employment e
 join pay p using (employee_id)
-left join irs on true
+left join stretches st using (employee_id)
 left join plan_state ps using (employee_id)
 left join promotions pr using (employee_id)

@@ -2,14 +2,47 @@
 {#
   One row per person employed at any time in year Y (simulation.md 4). Its active rows are exactly the start
   population of year Y+1; full_year_equivalent_compensation is next year's starting salary.
+  opening_*_balance: the employer-money accounts on Jan 1 of Y (fct_employer_accounts states the year's steps).
+  reallocated_forfeitures (forfeitures.use reallocate, else 0; docs/simulation.md "Vesting and forfeitures"): the
+  forfeitures carried into Y (fct_employer_cost of Y-1) go to the people active on Dec 31 of Y with plan pay, pro
+  rata to it, in whole cents (floor, then a cent each to the largest remainders, ties by employee_id).
+  The relation of last year's cost is resolved outside the branch so dbt records the dependency.
 #}
+{% set previous_cost = source('simulation_state', 'fct_employer_cost') %}
+{% set reallocates = var('forfeitures__use') == 'reallocate' and sim_year() | int > start_year() | int %}
+
 with state as (
     select * from {{ ref('int_employee_year_state') }}
 ),
 
 contributions as (
     select * from {{ ref('int_employee_contributions') }}
-)
+){% if reallocates %},
+
+pool as (
+    select CAST(coalesce(sum(forfeiture_balance), 0) * 100 AS HUGEINT) as pool_cents from {{ previous_cost }}
+    where simulation_year = {{ sim_year() }} - 1
+),
+
+shares as (
+    select s.employee_id, CAST(c.plan_compensation * 100 AS HUGEINT) as weight, sum(weight) over () as total
+    from state s join contributions c using (employee_id)
+    where s.termination_date is null and c.plan_compensation > 0
+),
+
+allocation as (
+    select employee_id,
+           CAST(CAST(base + CASE WHEN rank <= left_over THEN 1 ELSE 0 END AS DECIMAL(18, 0)) * 0.01 AS DECIMAL(14, 2))
+               as allocated
+    from (
+        select
+            employee_id,
+            pool_cents * weight // total as base,
+            pool_cents - sum(pool_cents * weight // total) over () as left_over,
+            row_number() over (order by (pool_cents * weight) % total desc, employee_id) as rank
+        from shares, pool
+    )
+){% endif %}
 
 select
     s.employee_id,
@@ -45,6 +78,11 @@ select
     c.irs_limit_applied,
     c.plan_compensation,
     c.annual_additions_limit_applied,
-    c.employer_match_true_up
+    c.employer_match_true_up,
+    CAST(s.opening_match_balance AS DECIMAL(14, 2)) as opening_match_balance,
+    CAST(s.opening_core_balance AS DECIMAL(14, 2)) as opening_core_balance,
+    CAST(s.opening_reallocation_balance AS DECIMAL(14, 2)) as opening_reallocation_balance,
+    CAST({{ 'coalesce(a.allocated, 0)' if reallocates else '0' }} AS DECIMAL(14, 2)) as reallocated_forfeitures
 from state s
 join contributions c using (employee_id)
+{% if reallocates %}left join allocation a using (employee_id){% endif %}
