@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from .inputs.config import SimulationConfig, load_config
+from .inputs.memory import DEFAULT_MEMORY_LIMIT, parse_memory_limit
 from .inputs.paths import DBT_DIR, resolve_db_path
 from .run.pipeline import RunRequest, new_run_id, simulate
 from .run.quality import Verdict
@@ -22,9 +23,10 @@ Echo = Callable[[str], None]
 def run_request(*, years: tuple[int, int] | None = None, seed: int | None = None, config: Path | str | None = None,
                 overrides: dict[str, Any] | None = None, census: Path | str | None = None,
                 db: Path | str | None = None, threads: int = 2, backup: bool = True, resume: bool = False,
-                dbt_project: Path | str | None = None) -> RunRequest:
+                dbt_project: Path | str | None = None, memory_limit: str = DEFAULT_MEMORY_LIMIT) -> RunRequest:
     """A validated RunRequest as `planwise run` builds it: `years` and `seed` override the config's, `db` defaults
-    to $DB_PATH then the default database, `census` to a plan project's own, else the bundled one (inputs/paths.py)."""
+    to $DB_PATH then the default database, `census` to a plan project's own, else the bundled one (inputs/paths.py);
+    `memory_limit` caps DuckDB for the run (inputs/memory.py)."""
     values = dict(overrides or {})
     if years is not None:
         values.update({"simulation.start_year": years[0], "simulation.end_year": years[1]})
@@ -33,7 +35,8 @@ def run_request(*, years: tuple[int, int] | None = None, seed: int | None = None
     return RunRequest(config=load_config(Path(config) if config else None, values),
                       db_path=resolve_db_path(str(db) if db else None),
                       census_path=Path(census).resolve() if census else None, threads=threads, backup=backup,
-                      resume=resume, dbt_project=Path(dbt_project).resolve() if dbt_project else DBT_DIR)
+                      resume=resume, dbt_project=Path(dbt_project).resolve() if dbt_project else DBT_DIR,
+                      memory_limit=parse_memory_limit(memory_limit))
 
 
 def latest_summary(db: Path | str) -> dict | None:

@@ -19,6 +19,7 @@ from pathlib import Path
 from dotenv import load_dotenv
 
 from .errors import BackupError, InputError, PlanwiseError
+from .inputs.memory import DEFAULT_MEMORY_LIMIT
 from .inputs.paths import resolve_db_path
 from .safety.masking import mask
 
@@ -46,6 +47,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--db", help=DB_HELP)
     run.add_argument("--threads", type=_threads, default=min(4, os.cpu_count() or 1),
                      help="dbt and DuckDB threads, 1..64 (results are identical for any value)")
+    run.add_argument("--memory-limit", default=DEFAULT_MEMORY_LIMIT,
+                     help=f"memory DuckDB may use for the run, e.g. 2GB or 512MiB, at least 256MiB (default "
+                          f"{DEFAULT_MEMORY_LIMIT}); past it DuckDB spills to a temporary folder beside the database")
     run.add_argument("--no-backup", action="store_true",
                      help="do not back up the existing database before the run (recorded in the summary)")
     run.add_argument("--resume", action="store_true",
@@ -152,7 +156,8 @@ def _run(args: argparse.Namespace) -> int:
 
     request = run_request(years=parse_years(args.years) if args.years is not None else None, seed=args.seed,
                           config=args.config, census=args.census, db=args.db, threads=args.threads,
-                          backup=not args.no_backup, resume=args.resume, dbt_project=args.dbt_project)
+                          backup=not args.no_backup, resume=args.resume, dbt_project=args.dbt_project,
+                          memory_limit=args.memory_limit)
     result = simulate(request)
     if result.status != "success":
         _error(result.errors[0])  # the cause; later entries are consequences (e.g. run_metadata not recorded)

@@ -331,6 +331,8 @@ def _args(*extra: str):
                   "employer_core_contribution.minimum_hours", "promotion.base_rate"], id="several-problems"),
     pytest.param(_args("--threads", "0"), ["--threads", "0"], id="threads-0"),
     pytest.param(_args("--seed", "-1"), ["--seed", "-1"], id="seed-negative"),
+    pytest.param(_args("--memory-limit", "lots"), ["--memory-limit", "lots", "2GB"], id="memory-limit-no-size"),
+    pytest.param(_args("--memory-limit", "100MB"), ["--memory-limit", "100MB", "256MiB"], id="memory-limit-too-small"),
 ])
 def test_bad_config_or_arguments_exit_2_and_write_nothing(tmp_path, existing_db, make, needles):
     args = ["run", "--years", "2025-2025", "--census", small_census(tmp_path), *make(tmp_path)]

@@ -22,14 +22,17 @@ _HELD: dict[Path, duckdb.DuckDBPyConnection] = {}
 
 
 @contextmanager
-def held_open(db_path: Path) -> Iterator[None]:
+def held_open(db_path: Path, memory_limit: str | None = None) -> Iterator[str]:
     """The file stays open (read-write, DuckDB's default configuration, as dbt-duckdb opens it) until the block
-    ends; no other process can open it meanwhile, as during each dbt invocation before."""
+    ends; no other process can open it meanwhile, as during each dbt invocation before. `memory_limit` (a size
+    inputs/memory.py accepts) caps the instance, dbt's work included; yields the limit as DuckDB states it."""
     key = Path(db_path).resolve()
     con = duckdb.connect(str(key))
     _HELD[key] = con
     try:
-        yield
+        if memory_limit:
+            con.execute(f"SET memory_limit = '{memory_limit}'")
+        yield con.execute("SELECT current_setting('memory_limit')").fetchone()[0]
     finally:
         del _HELD[key]
         con.close()

@@ -28,6 +28,7 @@ from ..dbt_layer.held_open import connect, held_open
 from ..errors import InputError, PlanwiseError, SimulationError
 from ..inputs.census import StagedCensus, generate_census, stage_census
 from ..inputs.config import SimulationConfig
+from ..inputs.memory import DEFAULT_MEMORY_LIMIT
 from ..inputs.paths import DBT_DIR, DEFAULT_CENSUS, DEFAULT_CENSUS_EMPLOYEES, DEFAULT_CENSUS_SEED, project_census
 from ..inputs.years import WAGE_BASE_SEED, check_years_supported, projected_years
 from ..safety.backup import create_backup
@@ -55,6 +56,7 @@ class RunRequest:
     backup: bool = True  # False: `--no-backup`, recorded in the summary
     dbt_project: Path = DBT_DIR  # `--dbt-project`: a copy of the project (a fix being tried, a test's change)
     resume: bool = False  # `--resume`: skip the years whose checkpoints are proven (checkpoints.py)
+    memory_limit: str = DEFAULT_MEMORY_LIMIT  # `--memory-limit`: DuckDB's memory for the run (inputs/memory.py)
 
 
 def new_run_id(now: datetime | None = None) -> str:
@@ -148,7 +150,7 @@ def _locked_run(request: RunRequest, staged: StagedCensus, log: RunLog) -> RunRe
             result.backup = _backup_before_writing(request, log)
             staged.write_to(request.db_path)  # one statement: on failure the file is as it was
             written = True
-            held.enter_context(held_open(request.db_path))
+            result.memory_limit = held.enter_context(held_open(request.db_path, request.memory_limit))
             _run_years(runner, request, result, log, summary_path)
             result.status = "success"
         except KeyboardInterrupt as interrupt:

@@ -56,6 +56,7 @@ class RunResult:
     recovery: list[dict] = field(default_factory=list)  # each error with its fix
     dbt_invocations: list[str] = field(default_factory=list)
     dbt_speedups: dict[str, str] = field(default_factory=dict)  # speed-up -> "on" or why it is off (dbt_fast_paths)
+    memory_limit: str = ""  # DuckDB's memory limit for the run, as DuckDB states it (`--memory-limit`)
     log_path: str = ""
     versions: dict[str, str] = field(default_factory=dict)
     ended_at: str = ""
