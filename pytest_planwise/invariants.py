@@ -151,7 +151,11 @@ def open_context(run: PlanwiseRun, name: str = "run") -> Ctx:
     cfg = dict(load_config(Path(run.folder) / "config.yaml").values)
     cfg["simulation.random_seed"] = run.summary["seed"] if "seed" in run.summary else run.spec.seed
     years = sorted(run.years)
-    con = run.connect()
+    # an instance of its own: a function is registered per DuckDB instance, and every plain connection to one file
+    # in a process shares one (a module's context and a test's on the same run would register plan_entry twice)
+    con = duckdb.connect()
+    quoted = str(run.db_path).replace("'", "''")
+    con.execute(f"ATTACH '{quoted}' AS run (READ_ONLY); USE run")
     con.execute(_VIEWS.format(y0=years[0]))
     # plan_entry(birth, hire): the Python rule of pytest_planwise.plan_entry, callable from the invariants' SQL
     con.create_function("plan_entry", lambda birth, hire: entry_date(cfg, birth, hire), ["DATE", "DATE"], "DATE")
