@@ -1054,6 +1054,20 @@ def invariant_17_employer_accounts_recomputed(ctx: Ctx) -> list[str]:
             + "\n      ".join(wrong[:SHOW])]
 
 
+def invariant_18_nondiscrimination_recomputed(ctx: Ctx) -> list[str]:
+    """Every person-year's is_hce and every row of fct_nondiscrimination (counts, averages, limit, pass, margin,
+    exemption, refunds, forfeited match, per-HCE corrections) equal pytest_planwise.nondiscrimination's
+    recomputation from the snapshot, the census and the seeds."""
+    from .nondiscrimination_check import differences  # it reuses this module's Ctx: imported when used
+
+    wrong = differences(ctx)
+    if not wrong:
+        return []
+    return [f"[{ctx.name}] HCE status / ADP and ACP tests != the recomputation (docs/simulation.md "
+            f"\"Nondiscrimination tests\"): {len(wrong)} differences, first {min(SHOW, len(wrong))}:\n      "
+            + "\n      ".join(wrong[:SHOW])]
+
+
 INVARIANTS = (
     invariant_1_headcount_quotas_and_hires_by_level,
     invariant_2_start_population_is_last_years_actives,
@@ -1070,6 +1084,7 @@ INVARIANTS = (
     invariant_15_opt_out_dates_and_never_re_enrolled,
     invariant_16_plan_entry,
     invariant_17_employer_accounts_recomputed,
+    invariant_18_nondiscrimination_recomputed,
 )
 
 

@@ -112,8 +112,10 @@ CASES: list[tuple[str, object, dict]] = [
     ("vesting.hours_per_year", 2000, {"vesting.service": "hours"}),
     # forfeitures are used the year after they arise: a two-year run (LONGER)
     ("forfeitures.use", "pay_plan_expenses", {"vesting.core.schedule": "graded_2_to_6"}),
+    # the second year's tests compare with the first year's non-HCE averages: a two-year run (LONGER)
+    ("nondiscrimination.testing_method", "prior_year", {}),
 ]
-LONGER = {"forfeitures.use": "2025-2026"}
+LONGER = {"forfeitures.use": "2025-2026", "nondiscrimination.testing_method": "2025-2026"}
 
 
 def build(planwise_run, key: str | None = None, value: object = None, context: dict | None = None, **kwargs):

@@ -259,6 +259,16 @@ CORRUPTIONS = {
         "update fct_employer_cost set forfeitures_used = forfeitures_used + 1.00 where simulation_year = $y "
         "and CAST(simulation_year AS VARCHAR) = $id",
         {"invariant_17_employer_accounts_recomputed"}),
+    # an HCE status the look-back pay does not give: one sampled person-year's is_hce flipped
+    "hce_status_flipped": (
+        "select employee_id, simulation_year from sample_ids",
+        "update fct_workforce_snapshot set is_hce = not is_hce where employee_id = $id and simulation_year = $y",
+        {"invariant_18_nondiscrimination_recomputed"}),
+    # a test's margin a hundredth of a point off (picked as (test, year), so the report names the test)
+    "adp_margin_off": (
+        "select test, simulation_year from fct_nondiscrimination where test = 'ADP'",
+        "update fct_nondiscrimination set margin = margin + 0.0001 where test = $id and simulation_year = $y",
+        {"invariant_18_nondiscrimination_recomputed"}),
     # the engine giving nobody an opt-out (the opted-out people left enrolled at the default rate, the events of
     # their year renumbered): every check that reads only the opt-outs there are passes on an empty set; the draw
     # says who must opt out

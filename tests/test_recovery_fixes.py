@@ -637,7 +637,7 @@ def test_null_compensation(project, template):
     assert decisions(done.stdout) == {
         2025: "skipped (checkpoint verified)", 2026: "skipped (checkpoint verified)",
         2027: "rebuilt (database rows differ from the checkpoint: fct_employer_accounts, fct_employer_cost, "
-              "fct_workforce_snapshot, fct_yearly_events, int_workforce_needs, int_workforce_needs_by_level)",
+              "fct_nondiscrimination, fct_workforce_snapshot, fct_yearly_events, int_workforce_needs, int_workforce_needs_by_level)",
         2028: "rebuilt (2027 is rebuilt)", 2029: "rebuilt (2027 is rebuilt)"}
     assert_complete(project, template)
 
@@ -748,7 +748,7 @@ def test_a_database_restored_from_an_older_backup(project, template):
         2025: "skipped (checkpoint verified)", 2026: "skipped (checkpoint verified)",
         2027: "skipped (checkpoint verified)",
         2028: "rebuilt (database rows differ from the checkpoint: fct_employer_accounts, fct_employer_cost, "
-              "fct_workforce_snapshot, fct_yearly_events, int_workforce_needs, int_workforce_needs_by_level)",
+              "fct_nondiscrimination, fct_workforce_snapshot, fct_yearly_events, int_workforce_needs, int_workforce_needs_by_level)",
         2029: "rebuilt (2028 is rebuilt)"}
     assert all_skipped(ok(sh(project, command)).stdout)
     assert_complete(project, template)

@@ -280,6 +280,9 @@ SCHEMA: tuple[Setting, ...] = (
             "pays for: reduce_employer_contributions (the employer's next contributions), pay_plan_expenses, or "
             "reallocate (to the other participants' accounts)",
             choices=("reduce_employer_contributions", "pay_plan_expenses", "reallocate")),
+    Setting("nondiscrimination.testing_method", CHOICE, "current_year", "the non-HCE averages the ADP and ACP tests "
+            "compare with: current_year (the same year's) or prior_year (the year before's; the first simulated year "
+            "uses its own)", choices=("current_year", "prior_year")),
     Setting("quality.avg_compensation_min_change", NUMBER, -0.05, "quality gate avg_compensation (warn): smallest "
             "plausible change of active employees' average pay against the previous year", -1, 0, simulated=False),
     Setting("quality.avg_compensation_max_change", NUMBER, 0.15, "quality gate avg_compensation (warn): largest "

@@ -37,7 +37,7 @@ from ..safety.interrupts import exit_code, lost_interrupt, sigterm_interrupts
 from ..safety.locking import database_failure, run_lock
 from ..safety.masking import mask, mask_data
 from .checkpoints import Checkpoints, ResumePlan, RunInputs
-from .metrics import year_metrics
+from .metrics import year_metrics, year_tests
 from .quality import Verdict, gate
 from .run_log import RunLog, log_level, log_path
 from .summary import RunResult, YearOutcome, engine_versions, format_year_line, versions, write_summary
@@ -349,7 +349,8 @@ def _node_logger(result: RunResult, log: RunLog, year: int) -> Callable[[NodeRes
 def _record_year(result: RunResult, con: duckdb.DuckDBPyConnection, year: int, seconds: float,
                  skipped: bool = False) -> YearOutcome:
     """The year's metrics, into the result (a skipped year is read from the database)."""
-    outcome = YearOutcome(year=year, seconds=seconds, metrics=year_metrics(con, year), skipped=skipped)
+    outcome = YearOutcome(year=year, seconds=seconds, metrics=year_metrics(con, year), skipped=skipped,
+                          nondiscrimination=year_tests(con, year))
     result.years.append(outcome)
     (result.years_skipped if skipped else result.years_processed).append(year)
     return outcome

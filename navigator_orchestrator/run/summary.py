@@ -27,6 +27,7 @@ class YearOutcome:
     seconds: float
     metrics: dict
     skipped: bool = False  # `--resume` proved its checkpoint: read from the database, not rebuilt
+    nondiscrimination: list[dict] = field(default_factory=list)  # the ADP and ACP results (metrics.year_tests)
 
 
 @dataclass
@@ -131,6 +132,24 @@ def format_year_line(outcome: YearOutcome) -> str:
             f"{m['hire_events']:,} hires, {m['termination_events']:,} terminations, {outcome.seconds:.1f}s")
 
 
+def _percent(share: str | None) -> str:
+    return "-" if share is None else f"{Decimal(share) * 100:.2f} %"
+
+
+def format_test_line(year: int, test: dict) -> str:
+    """One ADP or ACP result: pass or fail, the averages against the limit, and a failure's correction."""
+    if test["exempt_reason"]:
+        return f"{year} {test['test']}: exempt ({test['exempt_reason']})"
+    line = (f"{year} {test['test']}: {'passed' if test['passed'] else 'FAILED'}, HCE {_percent(test['hce_average'])}, "
+            f"non-HCE {_percent(test['nhce_average'])}, limit {_percent(test['test_limit'])}, "
+            f"margin {Decimal(test['margin']) * 100:+.2f} points")
+    if Decimal(test["corrective_amount"]):
+        line += f", corrective {Decimal(test['corrective_amount']):,.2f}"
+        if Decimal(test["forfeited_match"]):
+            line += f" (match forfeited {Decimal(test['forfeited_match']):,.2f})"
+    return line
+
+
 def print_run_table(result: RunResult) -> None:
     rows = [[str(y.year)] + [_cell(key, y.metrics[key]) for _, key in _COLUMNS[1:]]
             + ["skipped" if y.skipped else f"{y.seconds:.1f}s"] for y in result.years]
@@ -138,5 +157,8 @@ def print_run_table(result: RunResult) -> None:
     widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
     for row in [header, *rows]:
         print(mask("  ".join(cell.rjust(width) for cell, width in zip(row, widths))))
+    for outcome in result.years:
+        for test in outcome.nondiscrimination:
+            print(mask(format_test_line(outcome.year, test)))
     print(mask(f"run {result.run_id}: {result.status} in {result.duration_seconds:.1f}s, "
           f"{len(result.dbt_invocations)} dbt invocations; summary {result.summary_path}"))

@@ -6,7 +6,8 @@ sum(md5_number_upper(row)) rather than bit_xor, which would cancel duplicate row
 
 import duckdb
 
-MARTS = ("fct_yearly_events", "fct_workforce_snapshot", "fct_employer_accounts", "fct_employer_cost")
+MARTS = ("fct_yearly_events", "fct_workforce_snapshot", "fct_employer_accounts", "fct_employer_cost",
+         "fct_nondiscrimination")
 
 
 def _digest_query(table: str, where: str = "true") -> str:

@@ -4,6 +4,8 @@
   Y > Y0: exactly the active rows of the year Y-1 snapshot, read as a source (no DAG cycle), with age and
   tenure + 1 and salary = last year's full-year-equivalent pay.
   vesting_service_years: the years of vesting service completed before Y (the census's, or last year's snapshot's).
+  is_hce: paid more than the HCE threshold of Y - 1 (config_hce_threshold) in Y - 1: the census compensation in
+  the first year (it stands for the year before), else last year's prorated pay.
   opening_*_balance: each employer-money account on Jan 1 of Y: the census balances (reallocation 0), or last year's
   balance of an active person (opening + contributions + earnings, employer_accounts.sql), carried here so
   fct_employer_accounts needs no join with last year's accounts.
@@ -32,6 +34,7 @@ with start_population as (
         end as enrollment_date,
         false as opted_out_flag,
         vesting_service_years,
+        employee_gross_compensation as lookback_compensation,
         employer_match_balance as opening_match_balance,
         employer_core_balance as opening_core_balance,
         0 as opening_reallocation_balance
@@ -52,6 +55,7 @@ with start_population as (
         enrollment_date,
         opted_out_flag,
         vesting_service_years,
+        prorated_annual_compensation as lookback_compensation,
         {{ account_balance('opening_match_balance', 'employer_match_amount') }} as opening_match_balance,
         {{ account_balance('opening_core_balance', 'employer_core_amount') }} as opening_core_balance,
         {{ account_balance('opening_reallocation_balance', 'reallocated_forfeitures') }} as opening_reallocation_balance
@@ -80,5 +84,9 @@ select
     vesting_service_years,
     CAST(opening_match_balance AS DECIMAL(14, 2)) as opening_match_balance,
     CAST(opening_core_balance AS DECIMAL(14, 2)) as opening_core_balance,
-    CAST(opening_reallocation_balance AS DECIMAL(14, 2)) as opening_reallocation_balance
+    CAST(opening_reallocation_balance AS DECIMAL(14, 2)) as opening_reallocation_balance,
+    lookback_compensation > {{ guarded('t.hce_compensation_threshold', 't.hce_compensation_threshold is null',
+                                       "'config_hce_threshold has no row for " ~ (sim_year() | int - 1)
+                                       ~ ": add the year to dbt/seeds/config_hce_threshold.csv'") }} as is_hce
 from start_population
+left join {{ ref('config_hce_threshold') }} t on t.lookback_year = {{ sim_year() }} - 1

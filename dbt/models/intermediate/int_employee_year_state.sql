@@ -21,12 +21,12 @@ people as (
         employee_id, employee_ssn, employee_birth_date, employee_hire_date, level_id, current_age, current_tenure,
         starting_compensation, deferral_rate as starting_deferral_rate, enrollment_date, opted_out_flag,
         false as is_new_hire, vesting_service_years as prior_vesting_years, opening_match_balance,
-        opening_core_balance, opening_reallocation_balance
+        opening_core_balance, opening_reallocation_balance, is_hce
     from {{ ref('int_employee_compensation_by_year') }}
     union all
     select
         employee_id, employee_ssn, employee_birth_date, employee_hire_date, level_id, current_age, current_tenure,
-        starting_compensation, CAST(0 AS DECIMAL(7, 4)), CAST(NULL AS DATE), false, true, 0, 0, 0, 0
+        starting_compensation, CAST(0 AS DECIMAL(7, 4)), CAST(NULL AS DATE), false, true, 0, 0, 0, 0, false
     from hires
 ),
 
@@ -136,6 +136,7 @@ select
     e.opening_match_balance,
     e.opening_core_balance,
     e.opening_reallocation_balance,
+    e.is_hce,
     st.pay_stretches
 from employment e
 join pay p using (employee_id)

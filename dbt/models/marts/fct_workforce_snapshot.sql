@@ -6,6 +6,8 @@
   reallocated_forfeitures (forfeitures.use reallocate, else 0; docs/simulation.md "Vesting and forfeitures"): the
   forfeitures carried into Y (fct_employer_cost of Y-1) go to the people active on Dec 31 of Y with plan pay, pro
   rata to it, in whole cents (floor, then a cent each to the largest remainders, ties by employee_id).
+  is_hce: paid more than the HCE threshold of Y - 1 in Y - 1 (int_employee_compensation_by_year's
+  lookback_compensation; a hire is no HCE in the hire year).
   The relation of last year's cost is resolved outside the branch so dbt records the dependency.
 #}
 {% set previous_cost = source('simulation_state', 'fct_employer_cost') %}
@@ -82,7 +84,8 @@ select
     CAST(s.opening_match_balance AS DECIMAL(14, 2)) as opening_match_balance,
     CAST(s.opening_core_balance AS DECIMAL(14, 2)) as opening_core_balance,
     CAST(s.opening_reallocation_balance AS DECIMAL(14, 2)) as opening_reallocation_balance,
-    CAST({{ 'coalesce(a.allocated, 0)' if reallocates else '0' }} AS DECIMAL(14, 2)) as reallocated_forfeitures
+    CAST({{ 'coalesce(a.allocated, 0)' if reallocates else '0' }} AS DECIMAL(14, 2)) as reallocated_forfeitures,
+    s.is_hce
 from state s
 join contributions c using (employee_id)
 {% if reallocates %}left join allocation a using (employee_id){% endif %}
