@@ -31,7 +31,7 @@ SHOW = 5  # offending rows shown per failed check
 CENT = Decimal("0.01")
 # simulation.md section 3: a person's events of a year are ordered by date, then by this type order
 TYPE_ORDER = ("hire", "eligibility", "promotion", "raise", "enrollment", "enrollment_change", "deferral_escalation",
-              "termination")
+              "deferral_change", "termination")
 TYPE_RANK_SQL = "CASE event_type " + " ".join(f"WHEN '{t}' THEN {i}" for i, t in enumerate(TYPE_ORDER, 1)) + " END"
 
 
@@ -608,7 +608,7 @@ def invariant_9_deferral_rates_change_only_through_events(ctx: Ctx) -> list[str]
         select e.*, row_number() over w as k, count(*) over person_year as n,
                lag(e.employee_deferral_rate) over w as prior_event_rate
         from fct_yearly_events e
-        where e.event_type in ('enrollment', 'enrollment_change', 'deferral_escalation')
+        where e.event_type in ('enrollment', 'enrollment_change', 'deferral_escalation', 'deferral_change')
         window person_year as (partition by e.employee_id, e.simulation_year),
                w as (person_year order by e.event_sequence)
     """
@@ -668,7 +668,7 @@ _SAMPLE_SQL = """
         select s.employee_id, s.simulation_year, s.detailed_status_code as stratum from snap s
         union all
         select employee_id, simulation_year, 'event ' || event_type from fct_yearly_events
-        where event_type in ('enrollment', 'enrollment_change', 'deferral_escalation', 'promotion')
+        where event_type in ('enrollment', 'enrollment_change', 'deferral_escalation', 'deferral_change', 'promotion')
         union all
         select employee_id, simulation_year, 'irs_limit_applied' from fct_workforce_snapshot where irs_limit_applied
         union all
@@ -690,7 +690,8 @@ _SAMPLE_SQL = """
     left join config_ss_wage_base w on w.wage_year = s.simulation_year
     group by all order by s.simulation_year, s.employee_id
 """
-_PAY_EVENTS, _RATE_EVENTS = ("hire", "promotion", "raise"), ("enrollment", "enrollment_change", "deferral_escalation")
+_PAY_EVENTS, _RATE_EVENTS = ("hire", "promotion", "raise"), ("enrollment", "enrollment_change", "deferral_escalation",
+                                                             "deferral_change")
 
 
 @dataclass
@@ -1054,6 +1055,44 @@ def invariant_17_employer_accounts_recomputed(ctx: Ctx) -> list[str]:
             + "\n      ".join(wrong[:SHOW])]
 
 
+def match_magnet(cfg: dict, years_of_service: int) -> Decimal:
+    """The match-maximizing deferral rate: the highest up_to of a tier with a rate above 0."""
+    from .employer_rules import match_tiers  # employer_rules is independent of this module: imported when used
+
+    return max(up_to for rate, up_to in match_tiers(cfg, years_of_service) if rate > 0)
+
+
+def invariant_19_match_response(ctx: Ctx) -> list[str]:
+    """match_response: exactly the participants the draws move (docs/simulation.md "The match's pull") have one
+    deferral_change event, in the first year, on the drawn day, from the rate in force on Jan 1 to the formula's
+    match-maximizing rate; nobody else has one."""
+    y0, seed = ctx.years[0], ctx.cfg["simulation.random_seed"]
+    enabled = ctx.cfg["match_response.enabled"]
+    up, down = (Decimal(str(ctx.cfg[f"match_response.share_moving_{way}"])) for way in ("up", "down"))
+    expected = {}
+    for emp, start_rate, escalated, tenure, termination in ctx.rows("""
+            select s.employee_id, s.start_rate, e.employee_deferral_rate, s.current_tenure, s.termination_date
+            from snap s left join fct_yearly_events e on e.employee_id = s.employee_id
+                 and e.simulation_year = s.simulation_year and e.event_type = 'deferral_escalation'
+            where s.simulation_year = ? and not s.is_hire_of_year and s.start_rate > 0""", [y0]) if enabled else ():
+        rate, magnet = escalated if escalated is not None else start_rate, match_magnet(ctx.cfg, tenure)
+        days = (date(y0 + 1, 1, 1) - date(y0, 1, 1)).days
+        day = date(y0, 1, 1) + timedelta(days=1 + int(draw(seed, "match_date", emp, y0) * (days - 1)))
+        moves = (rate < magnet and draw(seed, "match_up", emp, y0) < up) or \
+            (rate > magnet and draw(seed, "match_down", emp, y0) < down)
+        if moves and (termination is None or termination >= day):
+            expected[emp] = (y0, day, rate, magnet)
+    stored = {emp: (year, day, prev, new) for emp, year, day, prev, new in ctx.rows(
+        "select employee_id, simulation_year, effective_date, prev_employee_deferral_rate, employee_deferral_rate "
+        "from fct_yearly_events where event_type = 'deferral_change'")}
+    wrong = [f"{emp}: stored {stored.get(emp)}, the rule gives {expected.get(emp)}"
+             for emp in sorted(set(stored) | set(expected)) if stored.get(emp) != expected.get(emp)]
+    if not wrong:
+        return []
+    return [f"[{ctx.name}] deferral_change events != the match response rule: {len(wrong)} people, first "
+            f"{min(SHOW, len(wrong))}:\n      " + "\n      ".join(wrong[:SHOW])]
+
+
 def invariant_18_nondiscrimination_recomputed(ctx: Ctx) -> list[str]:
     """Every person-year's is_hce and every row of fct_nondiscrimination (counts, averages, limit, pass, margin,
     exemption, refunds, forfeited match, per-HCE corrections) equal pytest_planwise.nondiscrimination's
@@ -1085,6 +1124,7 @@ INVARIANTS = (
     invariant_16_plan_entry,
     invariant_17_employer_accounts_recomputed,
     invariant_18_nondiscrimination_recomputed,
+    invariant_19_match_response,
 )
 
 

@@ -112,6 +112,9 @@ CASES: list[tuple[str, object, dict]] = [
     ("vesting.hours_per_year", 2000, {"vesting.service": "hours"}),
     # forfeitures are used the year after they arise: a two-year run (LONGER)
     ("forfeitures.use", "pay_plan_expenses", {"vesting.core.schedule": "graded_2_to_6"}),
+    ("match_response.enabled", True, {}),  # a quarter of those below 6 % move up to it
+    ("match_response.share_moving_up", 0.75, {"match_response.enabled": True}),
+    ("match_response.share_moving_down", 0.5, {"match_response.enabled": True}),  # census rates above 6 % exist
     # the second year's tests compare with the first year's non-HCE averages: a two-year run (LONGER)
     ("nondiscrimination.testing_method", "prior_year", {}),
 ]

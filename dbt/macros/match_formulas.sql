@@ -31,3 +31,28 @@
 {% macro tier_sum(deferral, pay, tiers) -%}
 ({%- for tier in tiers %}{{ ' + ' if not loop.first }}{{ tier['rate'] }} * greatest(0, least({{ deferral }}, {{ pay }} * {{ tier['up_to'] }}) - {{ pay }} * {{ loop.previtem['up_to'] if not loop.first else 0 }}){% endfor -%})
 {%- endmacro %}
+
+{#
+  The match-maximizing deferral rate of the formula (docs/simulation.md "The match's pull"): the share of pay above
+  which the next dollar deferred earns no more match, the highest up_to of a tier with a rate above 0 (single_tier:
+  max_match_percentage; service_tiered: of the person's band). A max_match_amount cap is not taken into account.
+#}
+{% macro match_magnet(years_of_service) -%}
+{%- set formula = var('employer_match__formula') -%}
+{%- set fixed = {'safe_harbor_basic': 0.05, 'safe_harbor_enhanced': 0.04, 'qaca': 0.06} -%}
+{%- if formula == 'single_tier' -%}
+  {{ var('employer_match__max_match_percentage') }}
+{%- elif formula in fixed -%}
+  {{ fixed[formula] }}
+{%- elif formula == 'service_tiered' -%}
+  CASE {% for band in var('employer_match__service_tiers') | reverse -%}
+    WHEN {{ years_of_service }} >= {{ band['min_years'] }} THEN {{ magnet_of(band['tiers']) }}
+  {% endfor -%} END
+{%- else -%}
+  {{ magnet_of(var('employer_match__tiers')) }}
+{%- endif -%}
+{%- endmacro %}
+
+{% macro magnet_of(tiers) -%}
+{{ tiers | selectattr('rate', 'gt', 0) | map(attribute='up_to') | max }}
+{%- endmacro %}

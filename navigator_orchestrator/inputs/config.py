@@ -224,6 +224,12 @@ SCHEMA: tuple[Setting, ...] = (
     Setting("deferral_auto_escalation.enabled", BOOL, True, "raise enrolled people's deferral rate every Jan 1"),
     Setting("deferral_auto_escalation.increment", NUMBER, 0.01, "yearly deferral increase, share of pay", 0, 1, lo_open=True),
     _rate("deferral_auto_escalation.cap", 0.10, "escalation never takes a deferral rate above this"),
+    Setting("match_response.enabled", BOOL, False, "participants respond to the match in the first simulated year: "
+            "some deferring below its match-maximizing rate move up to it, some above it move down to it"),
+    _rate("match_response.share_moving_up", 0.25, "match_response: share of the participants deferring below the "
+          "match-maximizing rate who move up to it"),
+    _rate("match_response.share_moving_down", 0.0, "match_response: share of the participants deferring above the "
+          "match-maximizing rate who move down to it"),
     Setting("payroll.periods_per_year", INT, 26, "pay periods per year (12 monthly, 24 semi-monthly, 26 biweekly, "
             "52 weekly): the periods of the match without true-up", choices=(12, 24, 26, 52)),
     _rate("employer_match.rate", 0.50, "employer match per dollar deferred (0.5 = 50 cents)"),

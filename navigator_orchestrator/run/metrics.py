@@ -5,7 +5,7 @@ from decimal import Decimal
 import duckdb
 
 EVENT_TYPES = ("hire", "termination", "promotion", "raise", "eligibility", "enrollment", "enrollment_change",
-               "deferral_escalation")
+               "deferral_escalation", "deferral_change")
 STATUS_CODES = ("continuous_active", "new_hire_active", "experienced_termination", "new_hire_termination")
 COST_METRICS = ("forfeitures", "forfeitures_used", "forfeiture_balance", "net_employer_cost")  # fct_employer_cost
 TESTS = ("ADP", "ACP")  # fct_nondiscrimination: passed (1, exempt included, or 0) and the corrective amount of each

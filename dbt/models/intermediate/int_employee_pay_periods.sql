@@ -2,7 +2,7 @@
   Pay and deferral periods of year Y (simulation.md 4 and 5): one row per stretch of days inside a person's
   employment (from Jan 1 or the hire date to the termination date or Dec 31) over which both the salary and the
   deferral rate stay the same. The salary changes on hire, promotion and raise dates; the rate on enrollment,
-  opt-out (enrollment_change) and escalation dates. Several changes on one day: the last one (by event_sequence)
+  opt-out (enrollment_change), escalation and deferral_change dates. Several changes on one day: the last one (by event_sequence)
   holds for that whole day. Prorated pay and the employee's requested deferral are sums over these rows.
 #}
 with events as (
@@ -31,10 +31,11 @@ changes as (
     union all
     select employee_id, effective_date, event_sequence,
            CASE WHEN event_type in ('hire', 'promotion', 'raise') THEN compensation_amount END,
-           CASE WHEN event_type in ('hire', 'enrollment', 'enrollment_change', 'deferral_escalation')
+           CASE WHEN event_type in ('hire', 'enrollment', 'enrollment_change', 'deferral_escalation', 'deferral_change')
                 THEN employee_deferral_rate END
     from events
-    where event_type in ('hire', 'promotion', 'raise', 'enrollment', 'enrollment_change', 'deferral_escalation')
+    where event_type in ('hire', 'promotion', 'raise', 'enrollment', 'enrollment_change', 'deferral_escalation',
+                         'deferral_change')
 ),
 
 in_force as (

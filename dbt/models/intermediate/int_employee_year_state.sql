@@ -89,7 +89,7 @@ deferral_changes as (
         event_type,
         effective_date,
         row_number() over (partition by employee_id order by event_sequence desc) as recency
-    from events where event_type in ('enrollment', 'enrollment_change', 'deferral_escalation')
+    from events where event_type in ('enrollment', 'enrollment_change', 'deferral_escalation', 'deferral_change')
 ),
 
 plan_state as (

@@ -2,7 +2,7 @@
 {#
   Every event of year Y, one row each (simulation.md 3). event_sequence orders a person's events of the year by
   date, then type: hire < eligibility < promotion < raise < enrollment < enrollment_change < deferral_escalation <
-  termination.
+  deferral_change < termination.
 #}
 with events as (
     select * from {{ ref('int_hiring_events') }}
@@ -14,6 +14,8 @@ with events as (
     select * from {{ ref('int_enrollment_events') }}
     union all by name
     select * from {{ ref('int_deferral_escalation_events') }}
+    union all by name
+    select * from {{ ref('int_plan_response_events') }}
     union all by name
     select * from {{ ref('int_termination_events') }}
     union all by name
@@ -44,7 +46,7 @@ select
             CASE event_type
                 WHEN 'hire' THEN 1 WHEN 'eligibility' THEN 2 WHEN 'promotion' THEN 3 WHEN 'raise' THEN 4
                 WHEN 'enrollment' THEN 5 WHEN 'enrollment_change' THEN 6 WHEN 'deferral_escalation' THEN 7
-                WHEN 'termination' THEN 8
+                WHEN 'deferral_change' THEN 8 WHEN 'termination' THEN 9
             END
     ) AS INTEGER) as event_sequence
 from events
