@@ -126,7 +126,7 @@ def test_local_pool_ensemble_writes_every_output(reference):
     base = load_config(None, {"simulation.start_year": 2025, "simulation.end_year": 2026})
     digests = {s.name: s.digest for s in load_scenarios(SCENARIOS, base)}
     assert {s["name"]: s["config_digest"] for s in manifest["scenarios"]} == digests
-    assert manifest["scenarios"][1]["overrides"] == {"employer_match.rate": 1.0}
+    assert manifest["scenarios"][1]["overrides"] == {"employer_match.rate": 1.0, "match_response.enabled": True}
     record = json.loads((out / "runs" / "rich_match__seed_2.json").read_text())
     assert record["census_fingerprint"] == manifest["census"]["fingerprint"]
     assert {"dbt-core", "duckdb", "planwise"} <= set(manifest["versions"])

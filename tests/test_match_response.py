@@ -11,6 +11,7 @@ from decimal import Decimal
 import duckdb
 import pytest
 
+from navigator_orchestrator.inputs.paths import PROJECT_ROOT
 from pytest_planwise import invariants as inv
 
 PULL = {"employer_match.formula": "tiered", "employer_match.tiers": [{"rate": 1.0, "up_to": 0.04}],
@@ -94,3 +95,23 @@ def test_a_mover_left_out_is_caught_by_invariant_19(runs, planwise_isolated_db):
     finally:
         ctx.con.close()
     assert emp in problems and "stored None" in problems, problems
+
+
+def test_the_ensemble_pairs_a_rich_match_whose_cost_includes_the_deferrals_it_pulls_up(planwise_ensemble):
+    """rich_match (100 % up to 6 %, with match_response) draws the same people as default: seed by seed it defers
+    more in every year (the first year's movers keep their rate), so its match exceeds twice default's match on the
+    same deferrals, and the ensemble prints the paired band of the net employer cost."""
+    ensemble = planwise_ensemble([PROJECT_ROOT / "scenarios" / "default.yaml",
+                                  PROJECT_ROOT / "scenarios" / "rich_match.yaml"], baseline="default")
+    assert ensemble.returncode == 0, ensemble.stderr
+    runs = {(r["scenario"], r["seed"], r["year"]): r for r in ensemble.runs()}
+    for (scenario, seed, year), row in runs.items():
+        if scenario == "rich_match":
+            base = runs[("default", seed, year)]
+            assert row["end_headcount"] == base["end_headcount"]
+            assert row["employee_contributions"] > base["employee_contributions"]
+            assert row["deferral_change_events"] > 0 if year == 2025 else row["deferral_change_events"] == 0
+    paired = {r["year"]: r for r in ensemble.paired() if r["metric"] == "employee_contributions"
+              and r["scenario"] == "rich_match"}
+    assert paired[2025]["p5"] > 0 and paired[2026]["p5"] > 0
+    assert "paired net employer cost rich_match - default, 2026: median " in ensemble.stdout
