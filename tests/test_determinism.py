@@ -57,14 +57,33 @@ def test_same_seed_twice_gives_identical_marts(planwise_run):
 PLANWISE = Path(sys.executable).with_name("planwise")  # the console script `pip install` made for this interpreter
 
 
-def planwise_in_its_own_process(folder: Path, census: Path, threads: int) -> Path:
-    """`planwise run` of the default years and config on `census`, a program started afresh in `folder`; returns
+# every behaviour and plan rule that draws or orders something: the match's pull both ways, prior-year testing,
+# graded vesting with forfeitures reallocated in whole cents, and a return on the accounts
+BEHAVIOUR = """\
+match_response:
+  enabled: true
+  share_moving_up: 0.5
+  share_moving_down: 0.3
+nondiscrimination:
+  testing_method: prior_year
+vesting:
+  core:
+    schedule: graded_2_to_6
+forfeitures:
+  use: reallocate
+accounts:
+  annual_return: 0.04
+"""
+
+
+def planwise_in_its_own_process(folder: Path, census: Path, threads: int, config: Path) -> Path:
+    """`planwise run` of the default years and `config` on `census`, a program started afresh in `folder`; returns
     its database once the run succeeded and its dbt log shows it ran with `threads` threads."""
     folder.mkdir()
     db = folder / "simulation.duckdb"
     environment = {k: v for k, v in os.environ.items() if k not in ("DB_PATH", "PLANWISE_DB_PATH", "LOG_LEVEL")}
     done = subprocess.run([str(PLANWISE), "run", "--years", f"{YEARS[0]}-{YEARS[-1]}", "--census", str(census),
-                           "--db", str(db), "--threads", str(threads)],
+                           "--db", str(db), "--threads", str(threads), "--config", str(config)],
                           cwd=folder, env=environment, capture_output=True, text=True, timeout=1200)
     assert done.returncode == 0, done.stdout + done.stderr
     (dbt_log,) = (folder / "artifacts" / "runs").glob("*/dbt/logs/dbt.log")
@@ -74,11 +93,23 @@ def planwise_in_its_own_process(folder: Path, census: Path, threads: int) -> Pat
 
 def test_thread_count_does_not_change_the_marts(planwise_root, tmp_path):
     """One thread (dbt and DuckDB) against four, each run by the real CLI in a process of its own (nothing of
-    one run, no import, cache or connection, is in the other's process), the default census, years and config."""
+    one run, no import, cache or connection, is in the other's process), the default census and years, with every
+    behaviour on (BEHAVIOUR: each of them is seen acting)."""
     census = census_file(planwise_root, 5000, 42)
-    serial = planwise_in_its_own_process(tmp_path / "threads_1", census, 1)
-    parallel = planwise_in_its_own_process(tmp_path / "threads_4", census, 4)
+    config = tmp_path / "behaviour.yaml"
+    config.write_text(BEHAVIOUR)
+    serial = planwise_in_its_own_process(tmp_path / "threads_1", census, 1, config)
+    parallel = planwise_in_its_own_process(tmp_path / "threads_4", census, 4, config)
     assert_same_digests(db_digests(serial), db_digests(parallel))
+    with duckdb.connect(str(serial), read_only=True) as con:
+        moves = con.execute("select count(*) filter (where employee_deferral_rate > prev_employee_deferral_rate), "
+                            "count(*) filter (where employee_deferral_rate < prev_employee_deferral_rate) "
+                            "from fct_yearly_events where event_type = 'deferral_change'").fetchone()
+        reallocated = con.execute("select count(*) from fct_employer_accounts where source = 'reallocation' "
+                                  "and contributions > 0").fetchone()[0]
+        prior = con.execute("select count(*) from fct_nondiscrimination where testing_method = 'prior_year' "
+                            "and nhce_average <> current_nhce_average").fetchone()[0]
+    assert min(moves) > 0 and reallocated > 0 and prior > 0, (moves, reallocated, prior)
 
 
 def _ids(run, where: str) -> dict[int, set[str]]:
