@@ -1047,12 +1047,15 @@ def invariant_17_employer_accounts_recomputed(ctx: Ctx) -> list[str]:
     or extra are reported too."""
     from .accounts import differences  # accounts reuses this module's helpers: imported when used
 
-    wrong = differences(ctx)
+    return _recomputation_report(ctx, "employer accounts / cost", '"Vesting and forfeitures"', differences(ctx))
+
+
+def _recomputation_report(ctx: Ctx, what: str, section: str, wrong: list[str]) -> list[str]:
+    """One problem naming the first SHOW lines where a recomputation and the run differ; none when they agree."""
     if not wrong:
         return []
-    return [f"[{ctx.name}] employer accounts / cost != the recomputation (docs/simulation.md \"Vesting and "
-            f"forfeitures\"): {len(wrong)} differences, first {min(SHOW, len(wrong))}:\n      "
-            + "\n      ".join(wrong[:SHOW])]
+    return [f"[{ctx.name}] {what} != the recomputation (docs/simulation.md {section}): {len(wrong)} differences, "
+            f"first {min(SHOW, len(wrong))}:\n      " + "\n      ".join(wrong[:SHOW])]
 
 
 def match_magnet(cfg: dict, years_of_service: int) -> Decimal:
@@ -1087,10 +1090,7 @@ def invariant_19_match_response(ctx: Ctx) -> list[str]:
         "from fct_yearly_events where event_type = 'deferral_change'")}
     wrong = [f"{emp}: stored {stored.get(emp)}, the rule gives {expected.get(emp)}"
              for emp in sorted(set(stored) | set(expected)) if stored.get(emp) != expected.get(emp)]
-    if not wrong:
-        return []
-    return [f"[{ctx.name}] deferral_change events != the match response rule: {len(wrong)} people, first "
-            f"{min(SHOW, len(wrong))}:\n      " + "\n      ".join(wrong[:SHOW])]
+    return _recomputation_report(ctx, "deferral_change events", '"The match\'s pull"', wrong)
 
 
 def invariant_18_nondiscrimination_recomputed(ctx: Ctx) -> list[str]:
@@ -1099,12 +1099,7 @@ def invariant_18_nondiscrimination_recomputed(ctx: Ctx) -> list[str]:
     recomputation from the snapshot, the census and the seeds."""
     from .nondiscrimination_check import differences  # it reuses this module's Ctx: imported when used
 
-    wrong = differences(ctx)
-    if not wrong:
-        return []
-    return [f"[{ctx.name}] HCE status / ADP and ACP tests != the recomputation (docs/simulation.md "
-            f"\"Nondiscrimination tests\"): {len(wrong)} differences, first {min(SHOW, len(wrong))}:\n      "
-            + "\n      ".join(wrong[:SHOW])]
+    return _recomputation_report(ctx, "HCE status / ADP and ACP tests", '"Nondiscrimination tests"', differences(ctx))
 
 
 INVARIANTS = (

@@ -23,11 +23,8 @@
 {{ test }}_groups as (
     select
         *,
-        CASE WHEN nhce_used is null THEN null
-             ELSE greatest(125 * nhce_used, least(200 * nhce_used, 100 * nhce_used + 20000)) END as limit_units,
-        hce_count > 0 and nhce_count > 0 and not {{ safe_harbor() }}
-            and 100 * hce_average > greatest(125 * nhce_used, least(200 * nhce_used, 100 * nhce_used + 20000))
-            as failed
+        greatest(125 * nhce_used, least(200 * nhce_used, 100 * nhce_used + 20000)) as limit_units,
+        hce_count > 0 and nhce_count > 0 and not {{ safe_harbor() }} and 100 * hce_average > limit_units as failed
     from (
         select
             *,
