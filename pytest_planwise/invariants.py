@@ -873,7 +873,7 @@ def invariant_14_auto_enrollment_dates(ctx: Ctx) -> list[str]:
         ),
         actual as (
             select employee_id, simulation_year, effective_date from fct_yearly_events
-            where event_type = 'enrollment'
+            where event_type = 'enrollment' and event_category is distinct from 'voluntary_enrollment'
         )
         select 'missing' as side, employee_id, simulation_year, effective_date
         from (select * from expected except select * from actual)
@@ -882,7 +882,7 @@ def invariant_14_auto_enrollment_dates(ctx: Ctx) -> list[str]:
         from (select * from actual except select * from expected)
         order by simulation_year, employee_id, side
     """, params)
-    ctx.check(problems, "auto-enrollment dated after the person's termination", """
+    ctx.check(problems, "enrollment (auto or voluntary) dated after the person's termination", """
         select e.employee_id, e.simulation_year, e.effective_date, s.termination_date
         from fct_yearly_events e join fct_workforce_snapshot s using (employee_id, simulation_year)
         where e.event_type = 'enrollment' and e.effective_date > s.termination_date
@@ -892,13 +892,15 @@ def invariant_14_auto_enrollment_dates(ctx: Ctx) -> list[str]:
                         "more than once", """
         select employee_id, list(simulation_year order by simulation_year) as years,
                list(employee_deferral_rate) as rates, list(prev_employee_deferral_rate) as previous_rates
-        from fct_yearly_events where event_type = 'enrollment'
+        from fct_yearly_events
+        where event_type = 'enrollment' and event_category is distinct from 'voluntary_enrollment'
         group by employee_id
         having count(*) > 1 or bool_or(employee_deferral_rate <> $rate or prev_employee_deferral_rate <> 0)
         order by employee_id
     """, {"rate": rate})
-    ctx.check(problems, "snapshot enrollment_date != the auto-enrollment date (its year and after), or for a "
-                        "census participant != min(eligibility entry or hire date, census date)", """
+    ctx.check(problems, "snapshot enrollment_date != the first enrollment's date (auto or voluntary; its year and "
+                        "after), or for a census participant != min(eligibility entry or hire date, census date)",
+              """
         with enrolled as (
             select employee_id, simulation_year as since, effective_date from fct_yearly_events
             where event_type = 'enrollment'
@@ -907,10 +909,11 @@ def invariant_14_auto_enrollment_dates(ctx: Ctx) -> list[str]:
                                            make_date($y0 - 1, 12, 31))
             from raw_census where employee_deferral_rate > 0
         )
-        select s.employee_id, s.simulation_year, s.enrollment_date, e.effective_date as enrolled_on
+        select s.employee_id, s.simulation_year, s.enrollment_date, min(e.effective_date) as enrolled_on
         from fct_workforce_snapshot s
         left join enrolled e on e.employee_id = s.employee_id and e.since <= s.simulation_year
-        where s.enrollment_date is distinct from e.effective_date
+        group by all
+        having s.enrollment_date is distinct from min(e.effective_date)
         order by s.simulation_year, s.employee_id
     """, {"y0": y0})
     return problems
@@ -967,15 +970,18 @@ def _income_segment(pay: Decimal) -> str:
     return "low" if pay < 50000 else "moderate" if pay < 100000 else "high" if pay < 200000 else "executive"
 
 
-def invariant_15_opt_out_dates_and_never_re_enrolled(ctx: Ctx) -> list[str]:
+def invariant_15_opt_out_dates_and_re_enrollment(ctx: Ctx) -> list[str]:
     """Exactly the auto-enrolled people whose u('optout') is below their age rate x income multiplier opt out; an
     opt-out follows its year's auto-enrollment by 1-30 days (capped at Dec 31 and termination), sets the rate to 0
-    once, and the person is never enrolled or escalated again and stays opted out at rate 0."""
+    once; the person is never auto-enrolled again, enrolls again only voluntarily at least
+    voluntary_enrollment.years_after_opt_out years later, is escalated only after that, and is flagged opted out at
+    rate 0 until then (opt_out_year the opt-out's year from then on)."""
     problems: list[str] = []
     seed = ctx.cfg["simulation.random_seed"]
     expected = set()
     for emp, year, age, pay in ctx.rows("select employee_id, simulation_year, employee_age, compensation_amount "
-                                        "from fct_yearly_events where event_type = 'enrollment'"):
+                                        "from fct_yearly_events where event_type = 'enrollment' "
+                                        "and event_category is distinct from 'voluntary_enrollment'"):
         probability = (ctx.rate(f"enrollment.opt_out_rates.by_age.{_age_segment(age)}")
                        * ctx.rate(f"enrollment.opt_out_rates.by_income.{_income_segment(pay)}"))
         if draw(seed, "optout", emp, year) < float(probability):
@@ -1012,26 +1018,53 @@ def invariant_15_opt_out_dates_and_never_re_enrolled(ctx: Ctx) -> list[str]:
         select employee_id, list(effective_date order by effective_date) as opt_outs from fct_yearly_events
         where event_type = 'enrollment_change' group by employee_id having count(*) > 1 order by employee_id
     """)
-    ctx.check(problems, "enrollment or escalation after the person opted out (re-enrolled)", """
-        select o.employee_id, o.effective_date as opted_out, e.event_type, e.effective_date
-        from fct_yearly_events o
+    ctx.check(problems, "after an opt-out: an auto-enrollment, a voluntary enrollment before years_after_opt_out "
+                        "years (or with voluntary_enrollment off), or an escalation not after a later year's "
+                        "voluntary enrollment", """
+        with opt_outs as (
+            select employee_id, simulation_year as opt_out_year, effective_date, event_sequence
+            from fct_yearly_events where event_type = 'enrollment_change'
+        ),
+        rejoined as (
+            select o.employee_id, min(e.simulation_year) as rejoined_year from opt_outs o
+            join fct_yearly_events e on e.employee_id = o.employee_id and e.event_category = 'voluntary_enrollment'
+                                    and e.simulation_year > o.opt_out_year
+            group by o.employee_id
+        )
+        select o.employee_id, o.effective_date as opted_out, e.event_category, e.effective_date, r.rejoined_year
+        from opt_outs o
         join fct_yearly_events e on e.employee_id = o.employee_id
                                 and e.event_type in ('enrollment', 'deferral_escalation')
                                 and (e.simulation_year, e.effective_date, e.event_sequence)
-                                    > (o.simulation_year, o.effective_date, o.event_sequence)
-        where o.event_type = 'enrollment_change'
+                                    > (o.opt_out_year, o.effective_date, o.event_sequence)
+        left join rejoined r on r.employee_id = o.employee_id
+        where (e.event_type = 'enrollment' and e.event_category is distinct from 'voluntary_enrollment')
+           or (e.event_category = 'voluntary_enrollment'
+               and (not $voluntary or e.simulation_year < o.opt_out_year + $wait))
+           or (e.event_type = 'deferral_escalation' and e.simulation_year <= coalesce(r.rejoined_year, 9999))
         order by o.employee_id, e.effective_date
-    """)
-    ctx.check(problems, "opted_out_flag / rate after an opt-out: not flagged at rate 0 in its year and every later "
-                        "year, or flagged without an opt-out", """
+    """, {"voluntary": bool(ctx.cfg["voluntary_enrollment.enabled"]),
+          "wait": ctx.cfg["voluntary_enrollment.years_after_opt_out"]})
+    ctx.check(problems, "opted_out_flag / opt_out_year / rate after an opt-out: not flagged at rate 0 from its "
+                        "year until a voluntary enrollment, flagged without an opt-out, or opt_out_year not the "
+                        "opt-out's year from then on", """
         with opt_out as (
             select employee_id, min(simulation_year) as opted_in_year from fct_yearly_events
             where event_type = 'enrollment_change' group by employee_id
+        ),
+        rejoined as (
+            select o.employee_id, min(e.simulation_year) as rejoined_year from opt_out o
+            join fct_yearly_events e on e.employee_id = o.employee_id and e.event_category = 'voluntary_enrollment'
+                                    and e.simulation_year > o.opted_in_year
+            group by o.employee_id
         )
-        select s.employee_id, s.simulation_year, o.opted_in_year, s.opted_out_flag, s.current_deferral_rate
-        from fct_workforce_snapshot s left join opt_out o using (employee_id)
-        where s.opted_out_flag is distinct from coalesce(s.simulation_year >= o.opted_in_year, false)
+        select s.employee_id, s.simulation_year, o.opted_in_year, r.rejoined_year, s.opted_out_flag,
+               s.opt_out_year, s.current_deferral_rate
+        from fct_workforce_snapshot s left join opt_out o using (employee_id) left join rejoined r using (employee_id)
+        where s.opted_out_flag is distinct from coalesce(s.simulation_year >= o.opted_in_year
+                                                         and s.simulation_year < coalesce(r.rejoined_year, 9999), false)
            or (s.opted_out_flag and s.current_deferral_rate <> 0)
+           or s.opt_out_year is distinct from CASE WHEN s.simulation_year >= o.opted_in_year THEN o.opted_in_year END
         order by s.simulation_year, s.employee_id
     """)
     return problems
@@ -1093,6 +1126,50 @@ def invariant_19_match_response(ctx: Ctx) -> list[str]:
     return _recomputation_report(ctx, "deferral_change events", '"The match\'s pull"', wrong)
 
 
+def invariant_20_voluntary_enrollment(ctx: Ctx) -> list[str]:
+    """voluntary_enrollment: exactly the people the draws enroll (docs/simulation.md "Voluntary enrollment") have one
+    enrollment of category voluntary_enrollment in the year, on the drawn day of their window, at the drawn rate
+    (the match-maximizing one or one of the seeded weights), from 0; nobody else has one."""
+    seed, cfg = ctx.cfg["simulation.random_seed"], ctx.cfg
+    wait = cfg["voluntary_enrollment.years_after_opt_out"]
+    weights: dict[tuple[str, str], list[tuple[Decimal, int]]] = {}
+    for age, income, rate, weight in ctx.rows("select age_segment, income_segment, deferral_rate, weight "
+                                              "from config_voluntary_deferral_rates order by deferral_rate"):
+        weights.setdefault((age, income), []).append((rate, weight))
+    expected = {}
+    for emp, year, age, tenure, pay, entry, termination, opted_out in ctx.rows("""
+            select s.employee_id, s.simulation_year, s.current_age, s.current_tenure, s.start_salary,
+                   plan_entry(s.employee_birth_date, s.employee_hire_date), s.termination_date,
+                   (select max(o.simulation_year) from fct_yearly_events o where o.employee_id = s.employee_id
+                    and o.event_type = 'enrollment_change' and o.simulation_year < s.simulation_year)
+            from snap s
+            where s.start_rate = 0 and not exists (
+                select 1 from fct_yearly_events a where a.employee_id = s.employee_id
+                and a.simulation_year = s.simulation_year and a.event_category = 'auto_enrollment')
+            """) if cfg["voluntary_enrollment.enabled"] else ():
+        start = max(entry, date(year, 1, 1))
+        end = min(termination or date(year, 12, 31), date(year, 12, 31))
+        probability = (ctx.rate(f"voluntary_enrollment.rate_by_age.{_age_segment(age)}")
+                       * ctx.rate(f"voluntary_enrollment.income_multiplier.{_income_segment(pay)}"))
+        if (opted_out is not None and year - opted_out < wait) or start > end \
+                or not draw(seed, "voluntary", emp, year) < float(probability):
+            continue
+        day = start + timedelta(days=int(draw(seed, "voluntary_date", emp, year) * ((end - start).days + 1)))
+        if draw(seed, "voluntary_magnet", emp, year) < float(ctx.rate("voluntary_enrollment.match_magnet")):
+            rate = match_magnet(cfg, tenure)
+        else:
+            table = weights[(_age_segment(age), _income_segment(pay))]
+            ticket, reached = int(draw(seed, "voluntary_rate", emp, year) * sum(w for _, w in table)), 0
+            rate = next(r for r, w in table if (reached := reached + w) > ticket)
+        expected[(emp, year)] = (day, rate, Decimal(0))
+    stored = {(emp, year): (day, rate, prev) for emp, year, day, rate, prev in ctx.rows(
+        "select employee_id, simulation_year, effective_date, employee_deferral_rate, prev_employee_deferral_rate "
+        "from fct_yearly_events where event_category = 'voluntary_enrollment'")}
+    wrong = [f"{emp} {year}: stored {stored.get((emp, year))}, the rule gives {expected.get((emp, year))}"
+             for emp, year in sorted(set(stored) | set(expected)) if stored.get((emp, year)) != expected.get((emp, year))]
+    return _recomputation_report(ctx, "voluntary enrollments", '"Voluntary enrollment"', wrong)
+
+
 def invariant_18_nondiscrimination_recomputed(ctx: Ctx) -> list[str]:
     """Every person-year's is_hce and every row of fct_nondiscrimination (counts, averages, limit, pass, margin,
     exemption, refunds, forfeited match, per-HCE corrections) equal pytest_planwise.nondiscrimination's
@@ -1115,11 +1192,12 @@ INVARIANTS = (
     invariant_12_employee_contribution_day_by_day,
     invariant_13_match_and_core_recomputed,
     invariant_14_auto_enrollment_dates,
-    invariant_15_opt_out_dates_and_never_re_enrolled,
+    invariant_15_opt_out_dates_and_re_enrollment,
     invariant_16_plan_entry,
     invariant_17_employer_accounts_recomputed,
     invariant_18_nondiscrimination_recomputed,
     invariant_19_match_response,
+    invariant_20_voluntary_enrollment,
 )
 
 

@@ -38,6 +38,12 @@ ALL_ELIGIBLE = {"enrollment.auto_enrollment.scope": "all_eligible_employees",
 LOW_PAY_HIRES = {"new_hire.salary_adjustment": 0.5}  # level 1-2 hires paid < 50k: the 'low' income segment exists
 
 OPT_OUT = "enrollment.opt_out_rates"
+VOLUNTARY = "voluntary_enrollment"
+JOINING = {"voluntary_enrollment.enabled": True,
+           "enrollment.auto_enrollment.enabled": False}  # the year's hires are not auto-enrolled: they may join
+RETURNING = {"voluntary_enrollment.enabled": True,  # everyone free to join does: the first year's opt-outs too
+             **{f"{VOLUNTARY}.rate_by_age.{age}": 1.0 for age in ("young", "mid_career", "mature", "senior")},
+             **{f"{VOLUNTARY}.income_multiplier.{pay}": 1.0 for pay in ("low", "moderate", "high", "executive")}}
 BASIC_TIERS = [{"rate": 1.0, "up_to": 0.03}, {"rate": 0.5, "up_to": 0.05}]
 RICH_TIERS = [{"rate": 1.0, "up_to": 0.06}]
 CORE_FORMULA = "employer_core_contribution.formula"
@@ -115,10 +121,23 @@ CASES: list[tuple[str, object, dict]] = [
     ("match_response.enabled", True, {}),  # a quarter of those below 6 % move up to it
     ("match_response.share_moving_up", 0.75, {"match_response.enabled": True}),
     ("match_response.share_moving_down", 0.5, {"match_response.enabled": True}),  # census rates above 6 % exist
+    ("voluntary_enrollment.enabled", True, {}),
+    (f"{VOLUNTARY}.rate_by_age.young", 0.9, JOINING),
+    (f"{VOLUNTARY}.rate_by_age.mid_career", 0.9, JOINING),
+    (f"{VOLUNTARY}.rate_by_age.mature", 0.9, JOINING),
+    (f"{VOLUNTARY}.rate_by_age.senior", 0.9, JOINING),
+    (f"{VOLUNTARY}.income_multiplier.low", 5.0, {**JOINING, **LOW_PAY_HIRES}),
+    (f"{VOLUNTARY}.income_multiplier.moderate", 4.0, JOINING),
+    (f"{VOLUNTARY}.income_multiplier.high", 4.0, JOINING),
+    (f"{VOLUNTARY}.income_multiplier.executive", 4.0, JOINING),
+    (f"{VOLUNTARY}.match_magnet", 1.0, JOINING),
+    # people who opt out in the first year may come back in the second: a two-year run (LONGER)
+    (f"{VOLUNTARY}.years_after_opt_out", 1, RETURNING),
     # the second year's tests compare with the first year's non-HCE averages: a two-year run (LONGER)
     ("nondiscrimination.testing_method", "prior_year", {}),
 ]
-LONGER = {"forfeitures.use": "2025-2026", "nondiscrimination.testing_method": "2025-2026"}
+LONGER = {"forfeitures.use": "2025-2026", "nondiscrimination.testing_method": "2025-2026",
+          f"{VOLUNTARY}.years_after_opt_out": "2025-2026"}
 
 
 def build(planwise_run, key: str | None = None, value: object = None, context: dict | None = None, **kwargs):

@@ -73,6 +73,9 @@ forfeitures:
   use: reallocate
 accounts:
   annual_return: 0.04
+voluntary_enrollment:
+  enabled: true
+  years_after_opt_out: 1
 """
 
 
@@ -109,7 +112,11 @@ def test_thread_count_does_not_change_the_marts(planwise_root, tmp_path):
                                   "and contributions > 0").fetchone()[0]
         prior = con.execute("select count(*) from fct_nondiscrimination where testing_method = 'prior_year' "
                             "and nhce_average <> current_nhce_average").fetchone()[0]
-    assert min(moves) > 0 and reallocated > 0 and prior > 0, (moves, reallocated, prior)
+        returned = con.execute("select count(*) from fct_yearly_events v join fct_yearly_events o using (employee_id) "
+                               "where v.event_category = 'voluntary_enrollment' "
+                               "and o.event_type = 'enrollment_change' and v.simulation_year > o.simulation_year"
+                               ).fetchone()[0]
+    assert min(moves) > 0 and reallocated > 0 and prior > 0 and returned > 0, (moves, reallocated, prior, returned)
 
 
 def _ids(run, where: str) -> dict[int, set[str]]:

@@ -1,6 +1,7 @@
 """The invariants of simulation.md section 6 (items 1-9; 10-11, determinism and config sensitivity, have their own
-tests), the plan-rule invariants 12-17 (deferral day by day, match and core, auto-enrollment, opt-out, plan entry,
-employer-money accounts) with one deliberate corruption each that they must catch, and the worked examples of
+tests), the plan-rule invariants 12-20 (deferral day by day, match and core, auto-enrollment, opt-out, plan entry,
+employer-money accounts, HCEs and ADP/ACP, the match's pull, voluntary enrollment) with one deliberate corruption
+each that they must catch (19 and 20 in the tests of their behaviour), and the worked examples of
 sections 3.1 and 4.
 
 Every invariant is checked on two real runs built by the CLI: the default census (5,000 people) and a generated
@@ -216,7 +217,7 @@ CORRUPTIONS = {
         "prev_employee_deferral_rate, prev_employee_deferral_rate as employee_deferral_rate) "
         "from fct_yearly_events where employee_id = $id and simulation_year = $y and event_type = 'enrollment_change'",
         {"invariant_9_deferral_rates_change_only_through_events", "invariant_12_employee_contribution_day_by_day",
-         "invariant_14_auto_enrollment_dates", "invariant_15_opt_out_dates_and_never_re_enrolled"}),
+         "invariant_14_auto_enrollment_dates", "invariant_15_opt_out_dates_and_re_enrollment"}),
     "opt_out_31_days_after_enrollment": (
         "select e.employee_id, e.simulation_year from fct_yearly_events e join fct_workforce_snapshot s "
         f"using (employee_id, simulation_year) where {SAMPLED} and e.event_type = 'enrollment' "
@@ -227,7 +228,7 @@ CORRUPTIONS = {
         "update fct_yearly_events o set effective_date = (select effective_date + 31 from fct_yearly_events e "
         "where e.employee_id = $id and e.simulation_year = $y and e.event_type = 'enrollment') "
         "where employee_id = $id and simulation_year = $y and event_type = 'enrollment_change'",
-        {"invariant_12_employee_contribution_day_by_day", "invariant_15_opt_out_dates_and_never_re_enrolled"}),
+        {"invariant_12_employee_contribution_day_by_day", "invariant_15_opt_out_dates_and_re_enrollment"}),
     "plan_entry_a_day_late": (
         "select e.employee_id, e.simulation_year from fct_yearly_events e join fct_workforce_snapshot s "
         f"using (employee_id, simulation_year) where {SAMPLED} and e.event_type = 'eligibility' "
@@ -283,7 +284,7 @@ CORRUPTIONS = {
         "and r.simulation_year = e.simulation_year and r.old = e.event_sequence; "
         "update fct_workforce_snapshot set opted_out_flag = false, current_deferral_rate = 0.06 where opted_out_flag",
         {"invariant_12_employee_contribution_day_by_day", "invariant_13_match_and_core_recomputed",
-         "invariant_15_opt_out_dates_and_never_re_enrolled"}),
+         "invariant_15_opt_out_dates_and_re_enrollment"}),
 }
 
 

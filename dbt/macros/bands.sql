@@ -16,3 +16,19 @@ CASE WHEN {{ age }} < 30 THEN 'young' WHEN {{ age }} < 45 THEN 'mid_career' WHEN
 {% macro income_segment(pay) -%}
 CASE WHEN {{ pay }} < 50000 THEN 'low' WHEN {{ pay }} < 100000 THEN 'moderate' WHEN {{ pay }} < 200000 THEN 'high' ELSE 'executive' END
 {%- endmacro %}
+
+{# One probability per (age segment, income segment): the age rate (var prefix age_vars) x the income multiplier
+   (var prefix income_vars), e.g. the opt-out rates or the voluntary enrollment rates. #}
+{% macro segment_probabilities(age_vars, income_vars) -%}
+select *
+from (values
+    {%- for segment in ['young', 'mid_career', 'mature', 'senior'] %}
+    ('{{ segment }}', {{ var(age_vars ~ '__' ~ segment) }}){{ ',' if not loop.last }}
+    {%- endfor %}
+) as a(age_segment, age_rate)
+cross join (values
+    {%- for segment in ['low', 'moderate', 'high', 'executive'] %}
+    ('{{ segment }}', {{ var(income_vars ~ '__' ~ segment) }}){{ ',' if not loop.last }}
+    {%- endfor %}
+) as i(income_segment, income_multiplier)
+{%- endmacro %}

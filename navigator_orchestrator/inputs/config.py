@@ -230,6 +230,23 @@ SCHEMA: tuple[Setting, ...] = (
           "match-maximizing rate who move up to it"),
     _rate("match_response.share_moving_down", 0.0, "match_response: share of the participants deferring above the "
           "match-maximizing rate who move down to it"),
+    Setting("voluntary_enrollment.enabled", BOOL, False, "eligible non-participants enroll on their own each year "
+            "(never enrolled, or opted out years_after_opt_out years before); off by default: no published study "
+            "gives yearly enrollment chances by age and pay, so the rates below are illustrative"),
+    _rate("voluntary_enrollment.rate_by_age.young", 0.10, "voluntary enrollment: yearly probability, age < 30"),
+    _rate("voluntary_enrollment.rate_by_age.mid_career", 0.15, "voluntary enrollment: yearly probability, age 30-44"),
+    _rate("voluntary_enrollment.rate_by_age.mature", 0.15, "voluntary enrollment: yearly probability, age 45-59"),
+    _rate("voluntary_enrollment.rate_by_age.senior", 0.10, "voluntary enrollment: yearly probability, age 60+"),
+    _rate("voluntary_enrollment.income_multiplier.low", 0.6, "voluntary enrollment multiplier, pay < 50k", hi=5),
+    _rate("voluntary_enrollment.income_multiplier.moderate", 1.0, "voluntary enrollment multiplier, pay 50k-100k",
+          hi=5),
+    _rate("voluntary_enrollment.income_multiplier.high", 1.3, "voluntary enrollment multiplier, pay 100k-200k", hi=5),
+    _rate("voluntary_enrollment.income_multiplier.executive", 1.5, "voluntary enrollment multiplier, pay >= 200k",
+          hi=5),
+    Setting("voluntary_enrollment.years_after_opt_out", INT, 3, "voluntary enrollment: whole years after an opt-out "
+            "before the person may enroll again", 1, 50),
+    _rate("voluntary_enrollment.match_magnet", 0.25, "voluntary enrollment: probability an enrollee picks the "
+          "match-maximizing rate instead of one from dbt/seeds/config_voluntary_deferral_rates.csv"),
     Setting("payroll.periods_per_year", INT, 26, "pay periods per year (12 monthly, 24 semi-monthly, 26 biweekly, "
             "52 weekly): the periods of the match without true-up", choices=(12, 24, 26, 52)),
     _rate("employer_match.rate", 0.50, "employer match per dollar deferred (0.5 = 50 cents)"),

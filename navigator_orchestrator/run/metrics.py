@@ -21,6 +21,7 @@ select
     {", ".join(f"(select count(*) from snapshot where detailed_status_code = '{code}') as {_STATUS_NAMES.get(code, code)}"
                for code in STATUS_CODES)},
     {", ".join(f"(select count(*) from events where event_type = '{kind}') as {kind}_events" for kind in EVENT_TYPES)},
+    (select count(*) from events where event_category = 'voluntary_enrollment') as voluntary_enrollment_events,
     (select coalesce(sum(current_compensation), 0) from snapshot where employment_status = 'active') as active_payroll,
     (select coalesce(sum(prorated_annual_compensation), 0) from snapshot) as prorated_payroll,
     (select coalesce(avg(current_compensation), 0)::DECIMAL(14, 2) from snapshot where employment_status = 'active')

@@ -33,6 +33,7 @@ with start_population as (
              then least(coalesce(eligibility_entry_date, employee_hire_date), make_date({{ start_year() }} - 1, 12, 31))
         end as enrollment_date,
         false as opted_out_flag,
+        CAST(NULL AS INTEGER) as opt_out_year,
         vesting_service_years,
         employee_gross_compensation as lookback_compensation,
         employer_match_balance as opening_match_balance,
@@ -54,6 +55,7 @@ with start_population as (
         is_enrolled_flag as is_enrolled,
         enrollment_date,
         opted_out_flag,
+        opt_out_year,
         vesting_service_years,
         prorated_annual_compensation as lookback_compensation,
         {{ account_balance('opening_match_balance', 'employer_match_amount') }} as opening_match_balance,
@@ -81,6 +83,7 @@ select
     is_enrolled,
     enrollment_date,
     opted_out_flag,
+    opt_out_year,
     vesting_service_years,
     CAST(opening_match_balance AS DECIMAL(14, 2)) as opening_match_balance,
     CAST(opening_core_balance AS DECIMAL(14, 2)) as opening_core_balance,

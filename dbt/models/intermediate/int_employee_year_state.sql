@@ -20,13 +20,14 @@ people as (
     select
         employee_id, employee_ssn, employee_birth_date, employee_hire_date, level_id, current_age, current_tenure,
         starting_compensation, deferral_rate as starting_deferral_rate, enrollment_date, opted_out_flag,
-        false as is_new_hire, vesting_service_years as prior_vesting_years, opening_match_balance,
+        opt_out_year, false as is_new_hire, vesting_service_years as prior_vesting_years, opening_match_balance,
         opening_core_balance, opening_reallocation_balance, is_hce
     from {{ ref('int_employee_compensation_by_year') }}
     union all
     select
         employee_id, employee_ssn, employee_birth_date, employee_hire_date, level_id, current_age, current_tenure,
-        starting_compensation, CAST(0 AS DECIMAL(7, 4)), CAST(NULL AS DATE), false, true, 0, 0, 0, 0, false
+        starting_compensation, CAST(0 AS DECIMAL(7, 4)), CAST(NULL AS DATE), false, CAST(NULL AS INTEGER), true, 0, 0,
+        0, 0, false
     from hires
 ),
 
@@ -126,7 +127,10 @@ select
     CAST(p.requested_contribution AS DECIMAL(14, 2)) as requested_contribution,
     CAST(coalesce(ps.final_deferral_rate, e.starting_deferral_rate) AS DECIMAL(7, 4)) as current_deferral_rate,
     coalesce(e.enrollment_date, ps.new_enrollment_date) as enrollment_date,
-    e.opted_out_flag or coalesce(ps.opted_out_this_year, false) as opted_out_flag,
+    -- the opt-out stands until a voluntary enrollment ends it (the rate is then above 0 again)
+    (e.opted_out_flag or coalesce(ps.opted_out_this_year, false))
+        and coalesce(ps.final_deferral_rate, e.starting_deferral_rate) = 0 as opted_out_flag,
+    CASE WHEN ps.opted_out_this_year THEN {{ sim_year() }} ELSE e.opt_out_year END as opt_out_year,
     p.deferral_rate_changed,
     -- vesting service after Y: elapsed, a year for each year after the hire year (the tenure rule); hours, a year
     -- for each year with at least vesting.hours_per_year hours (2,080 x days employed / days in year)

@@ -9,10 +9,17 @@
   also start-population people who entered before, are not enrolled and never opted out.
   Opt-out: once, within 30 days of the auto-enrollment (never after termination or Dec 31), iff
   u('optout') < age-segment rate x income-segment multiplier; event enrollment_change with deferral 0.
+  Voluntary enrollment (docs/simulation.md "Voluntary enrollment"): people not enrolled, not auto-enrolled this
+  year, never opted out or last opted out at least years_after_opt_out years before, whose window
+  [max(entry, Jan 1), min(termination, Dec 31)] is not empty, enroll iff u('voluntary') < age-segment rate x
+  income-segment multiplier, on the day u('voluntary_date') draws in the window, at the match-maximizing rate if
+  u('voluntary_magnet') < match_magnet, else at the rate u('voluntary_rate') draws from the weights of
+  config_voluntary_deferral_rates: an `enrollment` event of category voluntary_enrollment.
 #}
 {% set enabled = var('enrollment__auto_enrollment__enabled') %}
 {% set scope = var('enrollment__auto_enrollment__scope') %}
 {% set default_rate = var('enrollment__auto_enrollment__default_deferral_rate') %}
+{% set voluntary = var('voluntary_enrollment__enabled') %}
 
 with terminations as (
     select employee_id, effective_date as termination_date from {{ ref('int_termination_events') }}
@@ -26,11 +33,11 @@ people as (
     from (
         select employee_id, employee_ssn, employee_birth_date, employee_hire_date as hire_date,
                starting_compensation as salary, current_age, current_tenure, level_id, age_band, tenure_band,
-               is_enrolled, opted_out_flag
+               is_enrolled, opted_out_flag, opt_out_year
         from {{ ref('int_employee_compensation_by_year') }}
         union all
         select employee_id, employee_ssn, employee_birth_date, effective_date, compensation_amount, employee_age,
-               employee_tenure, level_id, age_band, tenure_band, false, false
+               employee_tenure, level_id, age_band, tenure_band, false, false, CAST(NULL AS INTEGER)
         from {{ ref('int_hiring_events') }}
     )
 ),
@@ -68,19 +75,7 @@ effective as (
 ),
 
 opt_out_rates as (
-    select *
-    from (values
-        ('young', {{ var('enrollment__opt_out_rates__by_age__young') }}),
-        ('mid_career', {{ var('enrollment__opt_out_rates__by_age__mid_career') }}),
-        ('mature', {{ var('enrollment__opt_out_rates__by_age__mature') }}),
-        ('senior', {{ var('enrollment__opt_out_rates__by_age__senior') }})
-    ) as a(age_segment, age_rate)
-    cross join (values
-        ('low', {{ var('enrollment__opt_out_rates__by_income__low') }}),
-        ('moderate', {{ var('enrollment__opt_out_rates__by_income__moderate') }}),
-        ('high', {{ var('enrollment__opt_out_rates__by_income__high') }}),
-        ('executive', {{ var('enrollment__opt_out_rates__by_income__executive') }})
-    ) as i(income_segment, income_multiplier)
+    {{ segment_probabilities('enrollment__opt_out_rates__by_age', 'enrollment__opt_out_rates__by_income') }}
 ),
 
 with_opt_out as (
@@ -93,6 +88,55 @@ with_opt_out as (
     join opt_out_rates r
       on r.age_segment = {{ age_segment('e.current_age') }}
      and r.income_segment = {{ income_segment('e.salary') }}
+),
+
+voluntary_windows as (
+    select p.*, greatest(p.entry_date, {{ year_start() }}) as window_start,
+           least(coalesce(t.termination_date, {{ year_end() }}), {{ year_end() }}) as window_end
+    from people p
+    left join terminations t using (employee_id)
+    where {{ 'true' if voluntary else 'false' }}
+      and not p.is_enrolled
+      and (p.opt_out_year is null or p.opt_out_year <= {{ sim_year() }} - {{ var('voluntary_enrollment__years_after_opt_out') }})
+      and p.employee_id not in (select employee_id from effective)
+),
+
+voluntary_chances as (
+    {{ segment_probabilities('voluntary_enrollment__rate_by_age', 'voluntary_enrollment__income_multiplier') }}
+),
+
+rate_weights as (
+    select age_segment, income_segment, deferral_rate, weight,
+           sum(weight) over (partition by age_segment, income_segment order by deferral_rate) as upper,
+           sum(weight) over (partition by age_segment, income_segment) as total
+    from {{ ref('config_voluntary_deferral_rates') }}
+),
+
+volunteers as (
+    select
+        w.*,
+        c.age_segment, c.income_segment,
+        c.age_rate * c.income_multiplier as enrollment_probability,
+        CAST(w.window_start + CAST(floor({{ u('voluntary_date', 'w.employee_id') }}
+             * (w.window_end - w.window_start + 1)) AS INTEGER) AS DATE) as enrollment_date,
+        CASE WHEN {{ u('voluntary_magnet', 'w.employee_id') }} < {{ var('voluntary_enrollment__match_magnet') }}
+             THEN {{ rate(match_magnet('w.current_tenure')) }} END as magnet_rate,
+        {{ u('voluntary_rate', 'w.employee_id') }} as rate_draw
+    from voluntary_windows w
+    join voluntary_chances c
+      on c.age_segment = {{ age_segment('w.current_age') }}
+     and c.income_segment = {{ income_segment('w.salary') }}
+    where w.window_start <= w.window_end
+      and {{ u('voluntary', 'w.employee_id') }} < c.age_rate * c.income_multiplier
+),
+
+voluntary_enrollments as (
+    -- the drawn rate: the first of the segment's rates whose cumulative weight exceeds floor(u x total weight)
+    select v.*, coalesce(v.magnet_rate, r.deferral_rate) as chosen_rate
+    from volunteers v
+    join rate_weights r
+      on r.age_segment = v.age_segment and r.income_segment = v.income_segment
+     and CAST(floor(v.rate_draw * r.total) AS INTEGER) between r.upper - r.weight and r.upper - 1
 )
 
 select
@@ -144,3 +188,20 @@ select
     'opt_out' as event_category
 from with_opt_out
 where {{ u('optout', 'employee_id') }} < opt_out_probability
+
+union all
+
+select
+    employee_id, employee_ssn,
+    'enrollment' as event_type,
+    {{ sim_year() }} as simulation_year,
+    enrollment_date as effective_date,
+    'voluntary enrollment at ' || chosen_rate as event_details,
+    salary as compensation_amount,
+    CAST(NULL AS DECIMAL(14, 2)) as previous_compensation,
+    {{ rate('chosen_rate') }} as employee_deferral_rate,
+    {{ rate(0) }} as prev_employee_deferral_rate,
+    current_age, current_tenure, level_id, age_band, tenure_band,
+    enrollment_probability as event_probability,
+    'voluntary_enrollment' as event_category
+from voluntary_enrollments

@@ -6,6 +6,8 @@
   reallocated_forfeitures (forfeitures.use reallocate, else 0; docs/simulation.md "Vesting and forfeitures"): the
   forfeitures carried into Y (fct_employer_cost of Y-1) go to the people active on Dec 31 of Y with plan pay, pro
   rata to it, in whole cents (floor, then a cent each to the largest remainders, ties by employee_id).
+  opted_out_flag: the person opted out after an auto-enrollment and has not enrolled since; opt_out_year: the year
+  of that opt-out (kept after a voluntary enrollment ends it; docs/simulation.md "Voluntary enrollment").
   is_hce: paid more than the HCE threshold of Y - 1 in Y - 1 (int_employee_compensation_by_year's
   lookback_compensation; a hire is no HCE in the hire year).
   The relation of last year's cost is resolved outside the branch so dbt records the dependency.
@@ -73,6 +75,7 @@ select
     s.current_deferral_rate,
     s.enrollment_date,
     s.opted_out_flag,
+    CAST(s.opt_out_year AS INTEGER) as opt_out_year,
     c.employee_contribution,
     c.employer_match_amount,
     c.employer_core_amount,
