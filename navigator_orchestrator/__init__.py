@@ -10,6 +10,9 @@ The public API (what the `planwise` CLI and the pytest plugin call):
     planwise.generate_census(1000, seed=42, out="census.parquet")
     planwise.run_ensemble(planwise.EnsembleRequest(scenarios=[...], seeds="1-20", out=Path("ens")))
     planwise.init_project("acme", census="census.csv")       # a plan project (`planwise init`)
+    planwise.write_run_report(Path("sim.duckdb"), None, Path("report.html"))    # `planwise report` (newest run)
+    planwise.write_run_workbook(Path("sim.duckdb"), None, Path("results.xlsx"))  # `planwise export --format xlsx`
+    planwise.inspect_census(Path("client.xlsx"), date(2024, 12, 31), census_map=Path("map.yaml")).lines()
 
 Bad input raises `InputError` and a database in use `LockError`, before anything is touched (`PlanwiseError`
 carries the one-line message and its fix). Names load on first use, so `import navigator_orchestrator` stays cheap
@@ -25,7 +28,10 @@ _API = {name: "api" for name in ("RunRequest", "RunResult", "run_request", "simu
                                  "SimulationConfig", "load_config", "generate_census", "run_ensemble")}
 _API.update({"EnsembleRequest": "ensembles.ensemble", "Verdict": "run.quality", "CheckResult": "run.quality",
              "PlanwiseError": "errors", "InputError": "errors", "LockError": "errors", "ConfigError": "errors",
-             "init_project": "plan_project", "InitResult": "plan_project"})
+             "init_project": "plan_project", "InitResult": "plan_project",
+             "write_run_report": "deliverables.report", "write_ensemble_report": "deliverables.report",
+             "write_run_workbook": "deliverables.workbook", "write_ensemble_workbook": "deliverables.workbook",
+             "inspect_census": "inputs.census_inspect"})
 __all__ = sorted(_API)
 
 

@@ -22,10 +22,12 @@ Echo = Callable[[str], None]
 
 def run_request(*, years: tuple[int, int] | None = None, seed: int | None = None, config: Path | str | None = None,
                 overrides: dict[str, Any] | None = None, census: Path | str | None = None,
+                census_sheet: str | None = None, census_map: Path | str | None = None,
                 db: Path | str | None = None, threads: int = 2, backup: bool = True, resume: bool = False,
                 dbt_project: Path | str | None = None, memory_limit: str = DEFAULT_MEMORY_LIMIT) -> RunRequest:
     """A validated RunRequest as `planwise run` builds it: `years` and `seed` override the config's, `db` defaults
-    to $DB_PATH then the default database, `census` to a plan project's own, else the bundled one (inputs/paths.py);
+    to $DB_PATH then the default database, `census` to a plan project's own, else the bundled one (inputs/paths.py),
+    read from its `census_sheet` (.xlsx) through `census_map` (inputs/census_map.py) when given;
     `memory_limit` caps DuckDB for the run (inputs/memory.py)."""
     values = dict(overrides or {})
     if years is not None:
@@ -34,7 +36,8 @@ def run_request(*, years: tuple[int, int] | None = None, seed: int | None = None
         values["simulation.random_seed"] = seed
     return RunRequest(config=load_config(Path(config) if config else None, values),
                       db_path=resolve_db_path(str(db) if db else None),
-                      census_path=Path(census).resolve() if census else None, threads=threads, backup=backup,
+                      census_path=Path(census).resolve() if census else None, census_sheet=census_sheet,
+                      census_map=Path(census_map).resolve() if census_map else None, threads=threads, backup=backup,
                       resume=resume, dbt_project=Path(dbt_project).resolve() if dbt_project else DBT_DIR,
                       memory_limit=parse_memory_limit(memory_limit))
 
@@ -89,17 +92,18 @@ def generate_census(employees: int, seed: int, out: Path | str) -> Path:
     return generate(employees, seed, out)
 
 
-def run_ensemble(request: Any, echo: Echo = print) -> int:
+def run_ensemble(request: Any, echo: Echo = print, progress: Any = None) -> int:
     """Every scenario x seed run of an `EnsembleRequest`, its bands, paired differences and charts under its
     `out`; the exit code `planwise ensemble` ends with (0 when every run succeeded). Every line passes through
-    `masking.mask`, as a run's do."""
+    `masking.mask`, as a run's do; `progress` (run.progress.Status) is told the runs done."""
     from .ensembles.ensemble import prepare, run_ensemble as execute
+    from .run.progress import PLAIN
     from .safety.masking import mask
 
     def say(line: str) -> None:
         echo(mask(line))
 
-    return execute(prepare(request, say), say)
+    return execute(prepare(request, say), say, progress or PLAIN)
 
 
 __all__ = ["RunRequest", "RunResult", "run_request", "simulate", "latest_summary", "CheckReport", "check", "SimulationConfig",

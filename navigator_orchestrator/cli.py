@@ -1,5 +1,5 @@
 """Command line: `planwise run`, `planwise check`, `planwise backup create|list|verify|restore`,
-`planwise census generate`, `planwise ensemble`, `planwise init`.
+`planwise census generate|inspect`, `planwise ensemble`, `planwise init`, `planwise report`, `planwise export`.
 Same as `python -m navigator_orchestrator.cli`.
 
 Every failure ends with one line on stderr naming what is wrong and how to fix it, and a non-zero exit code
@@ -44,6 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--census", type=Path, help="census in PlanWise format, .parquet or .csv (default: in a plan "
                                                   "project the file in its census/, else the bundled 5,000-person "
                                                   "census, made on first use)")
+    _census_reading(run)
     run.add_argument("--db", help=DB_HELP)
     run.add_argument("--threads", type=_threads, default=min(4, os.cpu_count() or 1),
                      help="dbt and DuckDB threads, 1..64 (results are identical for any value)")
@@ -89,6 +90,7 @@ def build_parser() -> argparse.ArgumentParser:
     ensemble.add_argument("--out", type=Path, required=True, help="folder for the results (created if missing)")
     ensemble.add_argument("--census", type=Path, help="census in PlanWise format (default: the bundled 5,000-person "
                                                       "census)")
+    _census_reading(ensemble)
     ensemble.add_argument("--config", type=Path, help="base YAML config the scenarios override "
                                                       "(default: config/simulation_config.yaml)")
     ensemble.add_argument("--scheduler", help="local (default: a pool of worker processes), local:N (a Dask "
@@ -112,16 +114,47 @@ def build_parser() -> argparse.ArgumentParser:
     generate.add_argument("--employees", type=_positive_int, required=True, help="number of people")
     generate.add_argument("--seed", type=_non_negative_int, default=42, help="generator seed (default 42)")
     generate.add_argument("--out", type=Path, required=True, help="output file, .parquet or .csv")
+    inspect = census_commands.add_parser("inspect", help="what the engine will make of a census: rows, actives, "
+                                                         "people dropped and why, age, tenure and pay bands, "
+                                                         "participation, deferral rates, columns it ignores")
+    inspect.add_argument("path", type=Path, metavar="PATH", help="census file: .parquet, .csv or .xlsx")
+    _census_reading(inspect)
+    inspect.add_argument("--html", type=Path, metavar="FILE", help="also write the inspection as a page like "
+                                                                   "the run report's")
+
+    report = commands.add_parser("report", help="one self-contained HTML page of a run (--db) or of an ensemble "
+                                                "(--ensemble), to open anywhere offline, print or e-mail")
+    export = commands.add_parser("export", help="a workbook of a run (--db) or of an ensemble (--ensemble): "
+                                                "summary, events, assumptions, quality, metadata")
+    export.add_argument("--format", choices=["xlsx"], required=True, help="file format (xlsx: needs the 'reports' "
+                                                                         "extra)")
+    export.add_argument("--detail", action="store_true", help="add the Workforce sheet: one row per person-year "
+                                                              "(large)")
+    for command in (report, export):
+        command.add_argument("--db", help=DB_HELP)
+        command.add_argument("--run-id", help="run to show (default: the newest run on the database)")
+        command.add_argument("--ensemble", type=Path, metavar="DIR", help="an ensemble's --out folder, instead of a "
+                                                                          "run")
+        command.add_argument("--out", type=Path, required=True, help="file to write")
 
     init = commands.add_parser("init", help="create a plan project in DIR for a team to keep under git: config, "
                                              "scenarios, census/, tests, baselines/, .gitignore, CI workflow")
     init.add_argument("directory", type=Path, metavar="DIR", help="folder to create (new, or empty)")
     init.add_argument("--census", type=Path, help="census in PlanWise format, .parquet or .csv: checked as a run "
                                                   "would, copied to DIR/census/, the project's default from then on")
+    _census_reading(init)
     init.add_argument("--with-dbt", action="store_true", help="copy the dbt project to DIR/dbt/, which the project "
                                                               "then runs instead of the installed one (to change "
                                                               "models)")
     return parser
+
+
+def _census_reading(command: argparse.ArgumentParser) -> None:
+    """How a client's census is read: which sheet of an .xlsx, and which of its headers is which column."""
+    command.add_argument("--census-sheet", metavar="NAME", help="sheet of an .xlsx census (default: the first)")
+    command.add_argument("--census-map", type=Path, metavar="MAP.yaml",
+                         help="YAML mapping PlanWise's census columns to the file's own headers, with date_format "
+                              "for its dates (docs/census.md)")
 
 
 def _positive_int(text: str) -> int:
@@ -149,16 +182,21 @@ def _threads(text: str) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
+    from dataclasses import replace
+
     from .api import run_request, simulate
     from .inputs.years import parse_years
+    from .run.progress import status_line
     from .run.run_log import LEVELS, log_level
     from .run.summary import print_run_table
 
     request = run_request(years=parse_years(args.years) if args.years is not None else None, seed=args.seed,
-                          config=args.config, census=args.census, db=args.db, threads=args.threads,
+                          config=args.config, census=args.census, census_sheet=args.census_sheet,
+                          census_map=args.census_map, db=args.db, threads=args.threads,
                           backup=not args.no_backup, resume=args.resume, dbt_project=args.dbt_project,
                           memory_limit=args.memory_limit)
-    result = simulate(request)
+    with status_line("years") as status:  # a status line on a terminal, cleared before the lines below
+        result = simulate(replace(request, progress=status), echo=status.echo)
     if result.status != "success":
         _error(result.errors[0])  # the cause; later entries are consequences (e.g. run_metadata not recorded)
         print(mask(f"summary: {result.summary_path}"), file=sys.stderr)
@@ -280,25 +318,83 @@ def _error(message: str) -> None:
 def _ensemble(args: argparse.Namespace) -> int:
     from .api import run_ensemble
     from .ensembles.ensemble import EnsembleRequest
+    from .run.progress import status_line
 
-    return run_ensemble(EnsembleRequest(scenarios=args.scenarios, seeds=args.seeds, out=args.out, years=args.years,
-                                        census=args.census, config=args.config, scheduler=args.scheduler,
-                                        workers=args.workers, retries=args.retries, resume=args.resume,
-                                        baseline=args.baseline, keep_databases=args.keep_databases), _say)
+    request = EnsembleRequest(scenarios=args.scenarios, seeds=args.seeds, out=args.out, years=args.years,
+                              census=args.census, census_sheet=args.census_sheet, census_map=args.census_map,
+                              config=args.config, scheduler=args.scheduler,
+                              workers=args.workers, retries=args.retries, resume=args.resume,
+                              baseline=args.baseline, keep_databases=args.keep_databases)
+    with status_line("runs") as status:  # a status line on a terminal; its echo masks like _say
+        return run_ensemble(request, status.echo, status)
 
 
 def _census(args: argparse.Namespace) -> int:
     from .api import generate_census
 
+    if args.census_command == "inspect":
+        return _inspect_census(args)
     path = generate_census(args.employees, args.seed, args.out)
     print(f"wrote {args.employees:,} people (seed {args.seed}) to {path}")
     return 0
 
 
+def _inspect_census(args: argparse.Namespace) -> int:
+    """What a run would make of the census (its config's census date), on the console and with --html on a page."""
+    from datetime import date
+
+    from .deliverables.census_page import checked_html, write_census_page
+    from .inputs.census_inspect import inspect_census
+    from .inputs.config import load_config
+
+    html = checked_html(args.html) if args.html is not None else None
+    start_year = load_config(None).start_year
+    inspection = inspect_census(args.path, date(start_year - 1, 12, 31), args.census_sheet, args.census_map)
+    for line in inspection.lines():
+        _say(line)
+    if html is not None:
+        _say(f"wrote {write_census_page(inspection, html)}")
+    return 0
+
+
+def _report(args: argparse.Namespace) -> int:
+    from .deliverables.report import write_ensemble_report, write_run_report
+
+    if _of_ensemble(args):
+        out = write_ensemble_report(args.ensemble, args.out)
+    else:
+        out = write_run_report(resolve_db_path(args.db), args.run_id, args.out)
+    _say(f"wrote {out}")
+    return 0
+
+
+def _export(args: argparse.Namespace) -> int:
+    from .deliverables.workbook import write_ensemble_workbook, write_run_workbook
+
+    if _of_ensemble(args):
+        if args.detail:
+            raise InputError("--detail adds a run's person-years, and an ensemble keeps no run's database",
+                             "leave out --detail, or export one run with --db and --detail")
+        out = write_ensemble_workbook(args.ensemble, args.out)
+    else:
+        out = write_run_workbook(resolve_db_path(args.db), args.run_id, args.out, detail=args.detail)
+    _say(f"wrote {out}")
+    return 0
+
+
+def _of_ensemble(args: argparse.Namespace) -> bool:
+    """Whether `report`/`export` is of an ensemble (--ensemble) rather than of a run (--db, --run-id)."""
+    if args.ensemble is not None and (args.db is not None or args.run_id is not None):
+        raise InputError("--ensemble names an ensemble, --db and --run-id a run: give one or the other",
+                         "pass --ensemble DIR alone, or --db PATH (and --run-id ID)")
+    return args.ensemble is not None
+
+
 def _init(args: argparse.Namespace) -> int:
     from .plan_project import init_project
 
-    made = init_project(args.directory, census=args.census, with_dbt=args.with_dbt)
+    made = init_project(args.directory, census=args.census, with_dbt=args.with_dbt, census_sheet=args.census_sheet,
+                        census_map=args.census_map)
     for line in made.census.summary_lines() if made.census else ():
         _say(line)
     _say(f"created plan project {made.project} ({len(made.files)} files; planwise.yaml lists what is where)")
@@ -324,7 +420,7 @@ def run_cli(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return {"run": _run, "check": _check, "backup": _backup, "census": _census,
-                "ensemble": _ensemble, "init": _init}[args.command](args)
+                "ensemble": _ensemble, "init": _init, "report": _report, "export": _export}[args.command](args)
     except PlanwiseError as error:
         _error(str(error))
         return error.exit_code

@@ -20,7 +20,7 @@ from pathlib import Path
 from .dbt_layer.dbt_runner import project_files
 from .errors import InputError
 from .inputs import paths
-from .inputs.census import COLUMNS, REQUIRED, CensusReport, stage_census
+from .inputs.census import COLUMNS, REQUIRED, CensusReport, StagedCensus, stage_census
 from .inputs.config import load_config
 
 TEMPLATE = Path(__file__).resolve().parent / "plan_template"
@@ -40,9 +40,12 @@ class InitResult:
     census: CensusReport | None
 
 
-def init_project(directory: Path | str, census: Path | str | None = None, with_dbt: bool = False) -> InitResult:
+def init_project(directory: Path | str, census: Path | str | None = None, with_dbt: bool = False,
+                 census_sheet: str | None = None, census_map: Path | str | None = None) -> InitResult:
     """Create a plan project in `directory` (new, or an empty folder); `census` is checked like a run's census
-    and copied to census/, `with_dbt` copies the dbt project to dbt/. Raises InputError, having written nothing."""
+    and copied to census/ (an .xlsx, or a file read through `census_map`, is written there as the .parquet of its
+    staged rows, the PlanWise format a run reads without a map), `with_dbt` copies the dbt project to dbt/. Raises
+    InputError, having written nothing."""
     given = Path(directory)
     target = given.expanduser().absolute()
     if target.exists() and not target.is_dir():
@@ -52,10 +55,10 @@ def init_project(directory: Path | str, census: Path | str | None = None, with_d
                          "give planwise init a new or empty folder: it never overwrites files")
     if not target.parent.is_dir():
         raise InputError(f"{given}: folder {target.parent} does not exist", "create it first")
-    report = _checked_census(Path(census)) if census is not None else None
+    staged = _checked_census(Path(census), census_sheet, census_map) if census is not None else None
     work = target.parent / f".{target.name}.planwise-init-{os.getpid()}"
     try:
-        _assemble(work, Path(census) if census is not None else None, with_dbt)
+        _assemble(work, Path(census) if census is not None else None, with_dbt, staged)
         os.replace(work, target)  # onto nothing, or onto the empty folder
     except BaseException as error:
         shutil.rmtree(work, ignore_errors=True)
@@ -63,25 +66,29 @@ def init_project(directory: Path | str, census: Path | str | None = None, with_d
             raise InputError(f"cannot create {given}: {error.strerror or error}",
                              "give planwise init a new or empty folder you can write to") from None
         raise
+    finally:
+        if staged is not None:
+            staged.close()
     files = sorted(path.relative_to(target).as_posix() for path in target.rglob("*") if path.is_file())
-    return InitResult(target, files, report)
+    return InitResult(target, files, staged.report if staged is not None else None)
 
 
-def _checked_census(census: Path) -> CensusReport:
+def _checked_census(census: Path, sheet: str | None, census_map: Path | str | None) -> StagedCensus:
     """The census staged as a run of the default config would stage it: a file a run would refuse is refused."""
     config = load_config(paths.SHIPPED_CONFIG)
-    with stage_census(census, date(config.start_year - 1, 12, 31)) as staged:
-        return staged.report
+    return stage_census(census, date(config.start_year - 1, 12, 31), sheet, Path(census_map) if census_map else None)
 
 
-def _assemble(work: Path, census: Path | None, with_dbt: bool) -> None:
+def _assemble(work: Path, census: Path | None, with_dbt: bool, staged: StagedCensus | None) -> None:
     shutil.copytree(TEMPLATE, work, ignore=shutil.ignore_patterns("__pycache__"))
     _copy(paths.SHIPPED_CONFIG, work / "config" / "simulation_config.yaml")
     for name in EXAMPLE_SCENARIOS:
         _copy(paths.SHIPPED_SCENARIOS / name, work / "scenarios" / name)
     (work / "census").mkdir()
     (work / "census" / "README.md").write_text(census_readme(), encoding="utf-8")
-    if census is not None:
+    if staged is not None and (staged.report.sheet or staged.report.census_map):
+        staged.export(work / "census" / f"{census.stem}.parquet")
+    elif census is not None:
         _copy(census, work / "census" / census.name)
     (work / "baselines").mkdir()
     (work / ".env.example").write_text(_env_example(), encoding="utf-8")

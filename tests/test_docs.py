@@ -49,6 +49,15 @@ FORMS = {
     "census generate --employees --out --seed": RUNNER,
     "init": RUNNER,
     "init --census": RUNNER,
+    "report --db --out": "tests/test_report.py::test_a_failed_runs_report_leads_with_the_failure_and_its_fix",
+    "report --db --out --run-id":
+        "tests/test_report.py::test_the_run_report_is_self_contained_charted_and_shows_the_summarys_figures",
+    "report --ensemble --out": "tests/test_report.py::"
+                               "test_the_ensemble_report_is_self_contained_charted_and_shows_the_bands_and_paired_differences",
+    "export --db --format --out": "tests/test_workbook.py::test_the_run_workbooks_summary_equals_summary_json_to_the_cent",
+    "export --db --detail --format --out": "tests/test_workbook.py::test_detail_adds_one_row_per_person_year",
+    "export --ensemble --format --out":
+        "tests/test_workbook.py::test_the_ensemble_workbooks_paired_sheet_equals_paired_parquet",
 }
 
 

@@ -19,6 +19,7 @@ ALLOWED = {
     "dbt_layer": {"", "errors", "safety", "inputs", "dbt_layer"},
     "run": {"", "errors", "safety", "inputs", "dbt_layer", "run"},
     "ensembles": {"", "errors", "safety", "inputs", "dbt_layer", "run", "ensembles"},
+    "deliverables": {"", "errors", "safety", "inputs", "run", "ensembles", "deliverables"},
 }
 TOP_LEVEL = {"__init__.py", "api.py", "cli.py", "errors.py", "environment.py", "plan_project.py"}
 # Folders of files, not code layers: the plan project `planwise init` copies (read, never imported)

@@ -31,6 +31,7 @@ import duckdb
 from ..dbt_layer.inserts import insert_rows
 from ..errors import InputError, SimulationError
 from ..inputs.config import SimulationConfig
+from ..run.progress import PLAIN, Status
 from ..safety.atomic import write_atomically
 from ..safety.interrupts import sigterm_interrupts
 from .executors import Ledger, Scheduler, execute, parse_scheduler
@@ -56,6 +57,8 @@ class Task:
     config_digest: str
     census_fingerprint: str
     keep_database: bool = False
+    census_sheet: str | None = None  # the sheet of an .xlsx census
+    census_map: str | None = None  # the census map it is read through
 
     @property
     def key(self) -> str:
@@ -97,7 +100,7 @@ def parse_seeds(text: str) -> list[int]:
 
 
 def plan_tasks(scenarios: list, seeds: list[int], census: Path, fingerprint: str, out: Path,
-               keep_databases: bool) -> list[Task]:
+               keep_databases: bool, census_sheet: str | None = None, census_map: Path | None = None) -> list[Task]:
     """Every (scenario, seed) in scenario order, then seed order."""
     tasks = []
     for scenario in scenarios:
@@ -105,7 +108,8 @@ def plan_tasks(scenarios: list, seeds: list[int], census: Path, fingerprint: str
             config = scenario.config.with_overrides({"simulation.random_seed": seed})
             tasks.append(Task(scenario=scenario.name, seed=seed, values=dict(config.values), source=str(scenario.path),
                               census=str(census), out=str(out), config_digest=config.digest(),
-                              census_fingerprint=fingerprint, keep_database=keep_databases))
+                              census_fingerprint=fingerprint, keep_database=keep_databases, census_sheet=census_sheet,
+                              census_map=str(census_map) if census_map else None))
     return tasks
 
 
@@ -127,7 +131,8 @@ def run_task(task: Task, attempt: int = 1) -> dict:
         (folder / "worker.pid").write_text(f"{os.getpid()}\n")
         lines: list[str] = []
         request = RunRequest(config=SimulationConfig(task.values, task.source), db_path=folder / "simulation.duckdb",
-                             census_path=Path(task.census), threads=1, backup=False)
+                             census_path=Path(task.census), census_sheet=task.census_sheet,
+                             census_map=Path(task.census_map) if task.census_map else None, threads=1, backup=False)
         result = simulate(request, echo=lines.append)
         if result.status != "success":
             raise SimulationError(f"{task.label}: run {result.status}: {result.errors[0] if result.errors else '?'} "
@@ -247,6 +252,8 @@ class EnsembleRequest:
     out: Path
     years: str | None = None
     census: Path | None = None
+    census_sheet: str | None = None
+    census_map: Path | None = None
     config: Path | None = None
     scheduler: str | None = None
     workers: int | None = None
@@ -301,16 +308,19 @@ def prepare(request: EnsembleRequest, echo: Echo = print) -> Plan:
         raise InputError(f"--out {out} already holds an ensemble's run results",
                          "pass --resume to continue that ensemble (verified runs are kept), or choose an empty folder")
     census = resolve_census(request.census.expanduser().resolve() if request.census else None, echo)
-    with stage_census(census, date(base.start_year - 1, 12, 31)) as staged:
+    census_map = request.census_map.expanduser().resolve() if request.census_map else None
+    with stage_census(census, date(base.start_year - 1, 12, 31), request.census_sheet, census_map) as staged:
         fingerprint = staged.report.fingerprint
     request.out = out
-    tasks = plan_tasks(scenarios, seeds, census, fingerprint, out, request.keep_databases)
+    tasks = plan_tasks(scenarios, seeds, census, fingerprint, out, request.keep_databases, request.census_sheet,
+                       census_map)
     return Plan(request, base, scenarios, seeds, census, fingerprint, scheduler, tasks)
 
 
-def run_ensemble(plan: Plan, echo: Echo = print) -> int:
+def run_ensemble(plan: Plan, echo: Echo = print, progress: Status = PLAIN) -> int:
     """Run the plan's missing runs, then write runs.parquet, the bands, the paired differences, the charts and
-    the manifest. 0 when every run succeeded, 1 (naming the failed runs) otherwise."""
+    the manifest. 0 when every run succeeded, 1 (naming the failed runs) otherwise. `progress` is told the runs
+    done (the CLI's status line on a terminal)."""
     from . import bands as band_tables
     from . import charts
 
@@ -334,8 +344,14 @@ def run_ensemble(plan: Plan, echo: Echo = print) -> int:
         echo(f"resume: {len(kept)} of {len(plan.tasks)} runs verified and kept, {len(todo)} to run")
     echo(f"ensemble: {len(plan.scenarios)} scenario{'s' if len(plan.scenarios) > 1 else ''} x {len(plan.seeds)} seeds"
          f" = {len(plan.tasks)} runs of {plan.base.start_year}-{plan.base.end_year} on {plan.scheduler.describe()}")
-    ledger = Ledger(len(todo), request.retries, echo)
-    with sigterm_interrupts():  # SIGTERM stops the ensemble like Ctrl-C: workers stopped, finished runs kept
+    def said(line: str) -> None:  # the ledger speaks when a run finishes (or is retried): the status line follows
+        echo(line)
+        progress.done(ledger.finished, len(ledger.outcome.failed))
+
+    ledger = Ledger(len(todo), request.retries, said)
+    progress.begin(len(todo))
+    # SIGTERM stops the ensemble like Ctrl-C: workers stopped, finished runs kept (the status line cleared first)
+    with sigterm_interrupts(), progress.cleared_on_signal():
         done = execute(run_task, todo, plan.scheduler, ledger)
     outcome = EnsembleOutcome(records=done.records, failed=done.failed)
     records = dict(kept)
@@ -402,11 +418,21 @@ def _manifest(plan: Plan) -> dict:
         "base_config": {"path": plan.base.source, "config_digest": plan.base.digest(without=(SEED_KEY,))},
         "scenarios": [{"name": s.name, "file": str(s.path), "config_digest": s.digest,
                        "overrides": s.overrides(plan.base)} for s in plan.scenarios],
+        "scenario_differences": scenario_differences(plan.scenarios),
         "census": {"path": str(plan.census), "fingerprint": plan.census_fingerprint},
         "executor": {"scheduler": plan.scheduler.describe(), "retries": plan.request.retries},
         "digests": "config_digest leaves out the seed; each run file holds its own run's digest (seed included)",
         "versions": versions(),
     }
+
+
+def scenario_differences(scenarios: list) -> dict[str, dict[str, Any]]:
+    """{dotted key: {scenario: value}} of every key whose value is not the same in all the scenarios: what
+    `planwise report` and `export` show as the scenarios' differences."""
+    from ..inputs.config import SCHEMA_BY_KEY
+
+    return {key: {s.name: setting.jsonable(s.config.values[key]) for s in scenarios}
+            for key, setting in SCHEMA_BY_KEY.items() if len({repr(s.config.values[key]) for s in scenarios}) > 1}
 
 
 def _now() -> str:

@@ -1,7 +1,9 @@
 """The census: a deterministic synthetic generator and the staging that turns an employer file into `raw_census`.
 
 Staging runs entirely in an in-memory DuckDB connection, so a bad census is rejected before the simulation
-database is touched; only `StagedCensus.write_to` writes to it.
+database is touched; only `StagedCensus.write_to` writes to it. The file is a .parquet, a .csv or one sheet of an
+.xlsx (census_spreadsheet.py), read as it is or through a census map of the client's headers and date format
+(census_map.py).
 """
 
 import hashlib
@@ -60,7 +62,7 @@ REQUIRED = (
     "active",
 )
 _OPENING_NAMES = frozenset(name for group, _ in OPENING_COLUMNS for name in group)
-FORMATS = {".parquet": "parquet", ".csv": "csv"}
+FORMATS = {".parquet": "parquet", ".csv": "csv", ".xlsx": "xlsx"}
 SAMPLE_SIZE = 5
 
 # Generator parameters (simulation.md 1.1).
@@ -215,6 +217,8 @@ class CensusReport:
     extra_columns: list[str] = field(default_factory=list)
     absent_columns: list[str] = field(default_factory=list)
     fingerprint: str = ""
+    sheet: str | None = None  # the .xlsx sheet read
+    census_map: str | None = None  # the census map the file was read through
 
     def to_dict(self) -> dict:
         """JSON-able form, for run manifests."""
@@ -270,6 +274,13 @@ class StagedCensus:
         finally:
             self.close()
 
+    def export(self, out: Path) -> None:
+        """Write the staged rows (ordered by id) as a PlanWise-format Parquet census: a client's workbook or
+        mapped file, as a run reads it without a map. Absent optional columns stay absent."""
+        columns = [name for name in COLUMN_NAMES if name not in self.report.absent_columns]
+        self.con.execute(f"COPY (SELECT {', '.join(columns)} FROM staged ORDER BY employee_id) TO {_quote(out)} "
+                         f"(FORMAT parquet)")
+
     def close(self) -> None:
         self.con.close()
 
@@ -280,20 +291,36 @@ class StagedCensus:
         self.close()
 
 
-def stage_census(path: Path, census_date: date) -> StagedCensus:
-    """Read, type-check, clean and de-duplicate a census; raise CensusError if nothing usable is left."""
+def stage_census(path: Path, census_date: date, sheet: str | None = None,
+                 census_map: Path | None = None) -> StagedCensus:
+    """Read (the `sheet` of an .xlsx; through `census_map`), type-check, clean and de-duplicate a census; raise
+    CensusError if it cannot be read or nothing usable is left.
+
+    Its fingerprint is the sha256 of a .parquet or .csv file read as it is; of the staged rows (in id order) for an
+    .xlsx or a file read through a map, whose bytes do not say what a run gets: a workbook saved again changes
+    them, and the map changes what they mean."""
+    from .census_map import load_census_map
+
     path = Path(path)
     file_format = _census_format(path)
-    fingerprint = _fingerprint(path)
+    if sheet is not None and file_format != "xlsx":
+        raise CensusError(f"--census-sheet {sheet!r}: census {path} is not an .xlsx workbook",
+                          "leave out --census-sheet, or give the .xlsx census")
+    reading = load_census_map(census_map) if census_map is not None else None
+    as_is = file_format != "xlsx" and reading is None
+    fingerprint = _fingerprint(path) if as_is else ""
     con = _connect()
     try:
-        _load(con, path, file_format)
+        read_sheet = _load(con, path, file_format, sheet, reading.date_format if reading else None)
+        if reading is not None:
+            reading.apply(con, f"{path}, sheet {read_sheet!r}" if read_sheet else str(path))
         mapping, extra = _map_columns(con, path)
         con.execute(_typed_sql(mapping, census_date))
         con.execute(_ranked_sql())
         con.execute(_staged_sql())
-        report = _report(con, path, extra, fingerprint)
+        report = _report(con, path, extra, fingerprint if as_is else _staged_fingerprint(con))
         report.absent_columns = [name for name, _ in COLUMNS if name not in mapping and name in _OPENING_NAMES]
+        report.sheet, report.census_map = read_sheet, str(census_map) if census_map is not None else None
         _require_usable(report)
     except BaseException:
         con.close()
@@ -306,7 +333,7 @@ def _census_format(path: Path) -> str:
     suffix = path.suffix.lower()
     if suffix not in FORMATS:
         raise CensusError(f"census {path}: unsupported file type {suffix or '(no suffix)'!r}",
-                          "provide the census as .parquet or .csv")
+                          "provide the census as .parquet, .csv or .xlsx")
     return FORMATS[suffix]
 
 
@@ -322,15 +349,31 @@ def _fingerprint(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _load(con: duckdb.DuckDBPyConnection, path: Path, file_format: str) -> None:
-    """Copy the file into table `src`; CSV stays all text so typing happens (and is checked) in one place."""
+def _load(con: duckdb.DuckDBPyConnection, path: Path, file_format: str, sheet: str | None,
+          date_format: str | None) -> str | None:
+    """Copy the file into table `src` and return the name of the sheet read (None but for an .xlsx); CSV and
+    spreadsheet cells stay text so typing happens (and is checked) in one place."""
+    if file_format == "xlsx":
+        from .census_spreadsheet import load_sheet
+
+        return load_sheet(con, path, sheet, date_format)
     reader = "read_parquet(?)" if file_format == "parquet" else "read_csv(?, header = true, all_varchar = true)"
     try:
         con.execute(f"CREATE TABLE src AS SELECT * FROM {reader}", [str(path)])
     except duckdb.Error as err:
-        reason = next((line.strip() for line in str(err).splitlines() if line.strip()), type(err).__name__)
-        raise CensusError(f"cannot read census {path} as {file_format}: {reason}",
+        raise CensusError(f"cannot read census {path} as {file_format}: {first_line(err)}",
                           f"provide a valid {file_format} census file") from err
+    return None
+
+
+def first_line(err: Exception) -> str:
+    """The first non-blank line of an error, for a one-line message (DuckDB's and openpyxl's run over several)."""
+    return next((line.strip() for line in str(err).splitlines() if line.strip()), type(err).__name__)
+
+
+def quote_ident(name: str) -> str:
+    """A column name as a SQL identifier, whatever characters a client's header holds."""
+    return '"' + name.replace('"', '""') + '"'
 
 
 def _map_columns(con: duckdb.DuckDBPyConnection, path: Path) -> tuple[dict[str, tuple[str, str]], list[str]]:
@@ -356,7 +399,7 @@ def _raw_value(column: str, mapping: dict[str, tuple[str, str]]) -> str:
     if column not in mapping:
         return "NULL"
     name, data_type = mapping[column]
-    ident = '"' + name.replace('"', '""') + '"'
+    ident = quote_ident(name)
     is_text = data_type == "VARCHAR" or dict(COLUMNS)[column] == "VARCHAR"
     return f"NULLIF(trim({ident}::VARCHAR), '')" if is_text else ident
 
@@ -411,6 +454,14 @@ def _staged_sql() -> str:
         for c in COLUMN_NAMES
     )
     return f"CREATE TABLE staged AS SELECT {columns} FROM ranked WHERE id_rank = 1 ORDER BY employee_id"
+
+
+def _staged_fingerprint(con: duckdb.DuckDBPyConnection) -> str:
+    """sha256 of the staged rows in id order: the same people, from whatever file and map, give the same one."""
+    rows = f"SELECT {', '.join(COLUMN_NAMES)} FROM staged"
+    digest, = con.execute(f"SELECT sha256(coalesce(string_agg(md5(s::VARCHAR), '' ORDER BY s.employee_id), '')) "
+                          f"FROM ({rows}) s").fetchone()
+    return digest
 
 
 def _report(con: duckdb.DuckDBPyConnection, path: Path, extra: list[str], fingerprint: str) -> CensusReport:

@@ -10,6 +10,8 @@ line, log record and summary passes through `masking.mask`. This module conducts
 
 from __future__ import annotations
 
+import itertools
+import json
 import os
 import time
 import traceback
@@ -27,10 +29,11 @@ from ..dbt_layer.dbt_runner import DbtRunner, NodeResult, model_hashes
 from ..dbt_layer.held_open import connect, held_open
 from ..errors import InputError, PlanwiseError, SimulationError
 from ..inputs.census import StagedCensus, generate_census, stage_census
-from ..inputs.config import SimulationConfig
+from ..inputs.config import SCHEMA_BY_KEY, SimulationConfig
 from ..inputs.memory import DEFAULT_MEMORY_LIMIT
 from ..inputs.paths import DBT_DIR, DEFAULT_CENSUS, DEFAULT_CENSUS_EMPLOYEES, DEFAULT_CENSUS_SEED, project_census
 from ..inputs.years import WAGE_BASE_SEED, check_years_supported, projected_years
+from ..safety.atomic import write_atomically
 from ..safety.backup import create_backup
 from ..safety.digest import row_counts, year_digests, year_keyed_present
 from ..safety.interrupts import exit_code, lost_interrupt, sigterm_interrupts
@@ -38,6 +41,7 @@ from ..safety.locking import database_failure, run_lock
 from ..safety.masking import mask, mask_data
 from .checkpoints import Checkpoints, ResumePlan, RunInputs
 from .metrics import year_metrics, year_tests
+from .progress import PLAIN, Status
 from .quality import Verdict, gate
 from .run_log import RunLog, log_level, log_path
 from .summary import RunResult, YearOutcome, engine_versions, format_year_line, versions, write_summary
@@ -52,11 +56,14 @@ class RunRequest:
     config: SimulationConfig
     db_path: Path
     census_path: Path | None = None
+    census_sheet: str | None = None  # `--census-sheet`: the sheet of an .xlsx census (default: the first)
+    census_map: Path | None = None  # `--census-map`: the client's headers and date format (inputs/census_map.py)
     threads: int = 2
     backup: bool = True  # False: `--no-backup`, recorded in the summary
     dbt_project: Path = DBT_DIR  # `--dbt-project`: a copy of the project (a fix being tried, a test's change)
     resume: bool = False  # `--resume`: skip the years whose checkpoints are proven (checkpoints.py)
     memory_limit: str = DEFAULT_MEMORY_LIMIT  # `--memory-limit`: DuckDB's memory for the run (inputs/memory.py)
+    progress: Status = PLAIN  # told each year's stage: the CLI's status line on a terminal (progress.py)
 
 
 def new_run_id(now: datetime | None = None) -> str:
@@ -97,10 +104,10 @@ def simulate(request: RunRequest, echo: Echo = print) -> RunResult:
         raise InputError(f"--dbt-project {request.dbt_project}: no dbt_project.yml there",
                          "point --dbt-project at a copy of the project's dbt/ folder")
     census_path = resolve_census(request.census_path, echo)
-    staged = stage_census(census_path, date(config.start_year - 1, 12, 31))
+    staged = stage_census(census_path, date(config.start_year - 1, 12, 31), request.census_sheet, request.census_map)
     run_id = new_run_id()
     with staged, run_lock(request.db_path, run_id, "planwise run", echo), sigterm_interrupts(), \
-            RunLog(log_path(request.db_path, run_id), run_id, level, echo) as log:
+            request.progress.cleared_on_signal(), RunLog(log_path(request.db_path, run_id), run_id, level, echo) as log:
         return _locked_run(request, staged, log)
 
 
@@ -127,6 +134,7 @@ def _locked_run(request: RunRequest, staged: StagedCensus, log: RunLog) -> RunRe
     run_dir = request.db_path.parent / "artifacts" / "runs" / result.run_id
     summary_path = run_dir / "summary.json"
     write_summary(result, summary_path)
+    _write_config(config, run_dir / "config.json", log)
     log.info("run_started", f"run {result.run_id}: {config.start_year}-{config.end_year}, seed {config.seed}, "
              f"database {request.db_path}", console=False, start_year=config.start_year, end_year=config.end_year,
              seed=config.seed, db_path=str(request.db_path), config_digest=result.config_digest,
@@ -177,6 +185,18 @@ def _locked_run(request: RunRequest, staged: StagedCensus, log: RunLog) -> RunRe
                       exit_code=result.exit_code, seconds=result.duration_seconds,
                       years_processed=result.years_processed, summary_path=result.summary_path)
     return result
+
+
+def _write_config(config: SimulationConfig, path: Path, log: RunLog) -> None:
+    """config.json beside summary.json: every key's value as the run resolved it, and its default then (what
+    `planwise report` and `export` list as assumptions); a full disk is logged, not raised, as for the summary."""
+    record = {"source": config.source, "config_digest": config.digest(),
+              **{name: {k: SCHEMA_BY_KEY[k].jsonable(v) for k, v in each.values.items()}
+                 for name, each in (("values", config), ("defaults", SimulationConfig()))}}
+    try:
+        write_atomically(path, json.dumps(mask_data(record), indent=2, default=str) + "\n")
+    except OSError as error:
+        log.warning("config_not_written", f"config.json not written: {error.strerror}")
 
 
 def _interrupted(result: RunResult, interrupt: KeyboardInterrupt) -> None:
@@ -256,9 +276,11 @@ def _run_years(runner: DbtRunner, request: RunRequest, result: RunResult, log: R
         _record_skipped(request.db_path, result, log, plan)
         write_summary(result, summary_path)
     previous = plan.chain_start
-    for decision in plan.rebuilt:
+    request.progress.begin(len(plan.rebuilt))
+    for built, decision in enumerate(plan.rebuilt, 1):
         previous = _build_year(runner, request, result, log, store, inputs, plan, decision.year, previous)
         write_summary(result, summary_path)
+        request.progress.done(built)
 
 
 def _resume_plan(runner: DbtRunner, request: RunRequest, store: Checkpoints, inputs: RunInputs) -> ResumePlan:
@@ -301,6 +323,7 @@ def _build_year(runner: DbtRunner, request: RunRequest, result: RunResult, log: 
     checkpoint; the year's input hash, for the next year's chain."""
     config, began = request.config, time.monotonic()
     log.info("year_started", f"{year}: started", console=False, year=year)
+    request.progress.doing(f"building {year}")
     store.begin(year, result.run_id)
     # the first simulated year rebuilds the year-keyed tables from scratch (new columns, stale years gone)
     extra = ["--full-refresh"] if year == config.start_year else []
@@ -310,7 +333,8 @@ def _build_year(runner: DbtRunner, request: RunRequest, result: RunResult, log: 
     if command == "build":
         extra += ["--resource-type", "seed", "--resource-type", "model"]
     nodes = runner.run(command, {**config.dbt_vars(), "simulation_year": year}, extra=extra, label="run",
-                       on_node=_node_logger(result, log, year))
+                       on_node=_node_logger(result, log, year, request.progress))
+    request.progress.doing(f"building {year} (quality gate)")
     compiled = model_hashes(nodes)
     with connect(request.db_path) as con:  # one connection for the gate, the digests and the metrics
         verdict = gate(con, result.run_id, year, config)
@@ -329,8 +353,11 @@ def _build_year(runner: DbtRunner, request: RunRequest, result: RunResult, log: 
     return input_hash
 
 
-def _node_logger(result: RunResult, log: RunLog, year: int) -> Callable[[NodeResult], None]:
-    """Each seed and model as dbt finishes it: a run-log line, and the model's time in the result."""
+def _node_logger(result: RunResult, log: RunLog, year: int, progress: Status) -> Callable[[NodeResult], None]:
+    """Each seed and model as dbt finishes it: a run-log line, the model's time in the result, and the count of
+    the year's models built so far for the status line."""
+    built = itertools.count(1)
+
     def model_finished(node: NodeResult) -> None:
         model = node.unique_id.rsplit(".", 1)[-1]
         if node.unique_id.startswith("seed."):  # loaded with the first year built
@@ -339,6 +366,7 @@ def _node_logger(result: RunResult, log: RunLog, year: int) -> Callable[[NodeRes
                       status=node.status, seconds=node.seconds)
             return
         result.models.append({"year": year, "model": model, "status": node.status, "seconds": node.seconds})
+        progress.doing(f"building {year} (dbt: {next(built)} models)")
         log.event("model_finished", f"{year}: {model} {node.status} in {node.seconds:.2f}s",
                   {"success": "INFO", "skipped": "WARNING"}.get(node.status, "ERROR"), console=False, year=year,
                   model=model, unique_id=node.unique_id, status=node.status, seconds=node.seconds)
