@@ -67,7 +67,7 @@ stretches as (
     -- listed only for the few who need them: a list for everybody held about 0.5 GB more at 1,000,000 people
     select employee_id,
            list(struct_pack(period_start := period_start, period_end := period_end, salary := salary,
-                            deferral_rate := deferral_rate)) as pay_stretches
+                            deferral_rate := deferral_rate) order by period_start) as pay_stretches
     from periods
     semi join (
         select employee_id from pay, irs
