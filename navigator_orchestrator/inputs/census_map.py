@@ -19,7 +19,7 @@ import duckdb
 
 from ..errors import CensusError, ConfigError
 from .census import COLUMN_NAMES, COLUMNS, quote_ident
-from .config import _describe, _read_yaml
+from .config import describe, read_yaml
 
 KEYS = ("columns", "date_format")
 DATE_COLUMNS = tuple(name for name, kind in COLUMNS if kind == "DATE")
@@ -114,11 +114,11 @@ def load_census_map(path: Path | str) -> CensusMap:
         raise _map_error(path, ["is a folder, not a map file" if path.is_dir() else "file not found"],
                          "check the --census-map path")
     try:
-        data, problems = _read_yaml(path)
+        data, problems = read_yaml(path)
     except ConfigError as error:
         raise _map_error(path, error.problems) from None
     if not isinstance(data, dict):
-        raise _map_error(path, [f"expected a mapping with {' and '.join(KEYS)}, got {_describe(data)}"])
+        raise _map_error(path, [f"expected a mapping with {' and '.join(KEYS)}, got {describe(data)}"])
     problems += [f"{key}: unknown key; {_suggestion(str(key), KEYS, 'the keys are ' + ' and '.join(KEYS))}"
                  for key in data if key not in KEYS]
     columns = _columns(data.get("columns"), problems)
@@ -127,7 +127,7 @@ def load_census_map(path: Path | str) -> CensusMap:
         text = data["date_format"]
         date_format, why = strftime_format(text)
         if why:
-            problems.append(f"date_format {_describe(text)}: {why}")
+            problems.append(f"date_format {describe(text)}: {why}")
     if "columns" not in data and "date_format" not in data:
         problems.append("says nothing: give columns (census column: the file's header), date_format, or both")
     if problems:
@@ -165,7 +165,7 @@ def _columns(raw: Any, problems: list[str]) -> dict[str, str]:
     if raw is None:
         return {}
     if not isinstance(raw, dict):
-        problems.append(f"columns: expected a mapping of census column to the file's header, got {_describe(raw)}")
+        problems.append(f"columns: expected a mapping of census column to the file's header, got {describe(raw)}")
         return {}
     columns = {}
     for target, header in raw.items():
@@ -176,7 +176,7 @@ def _columns(raw: Any, problems: list[str]) -> dict[str, str]:
             problems.append(f"columns.{target}: two headers for one column ({', '.join(map(repr, header))}); "
                             f"map the one that holds it")
         elif not isinstance(header, str) or not header.strip():
-            problems.append(f"columns.{target}: expected the file's header as text, got {_describe(header)}")
+            problems.append(f"columns.{target}: expected the file's header as text, got {describe(header)}")
         else:
             columns[target] = header
     return columns

@@ -41,9 +41,11 @@ __all__ = [
     "Setting",
     "SimulationConfig",
     "VESTING_SCHEDULES",
+    "describe",
     "from_mapping",
     "load_config",
     "overlay_file",
+    "read_yaml",
     "render_yaml",
     "schema_markdown",
     "vested_percent",
@@ -124,7 +126,7 @@ class Setting:
             if isinstance(raw, tuple):  # a normalised value (from another config): checked again in its JSON shape
                 raw = _TIER_JSON[self.kind](raw)
             if not isinstance(raw, list):
-                return None, f"expected {self.allowed}, got {_describe(raw)}"
+                return None, f"expected {self.allowed}, got {describe(raw)}"
             if self.kind == SCHEDULE:
                 return _check_schedule(raw, self.allowed)
             return _check_bands(raw, self.allowed) if self.kind == BANDS else _check_tier_kind(self.kind, raw,
@@ -144,7 +146,7 @@ class Setting:
         elif self.kind == NAMES:
             return _check_names(raw, self.allowed)
         if value is None or not self._in_range(value):
-            return None, f"expected {self.allowed}, got {_describe(raw)}"
+            return None, f"expected {self.allowed}, got {describe(raw)}"
         return value, None
 
     def jsonable(self, value: Any) -> Any:
@@ -442,7 +444,7 @@ def load_config(path: Path | str | None = None, overrides: Mapping[str, Any] | N
     keys and is validated like file values. Raises ConfigError listing every problem found, file and overrides.
     """
     path = Path(paths.DEFAULT_CONFIG if path is None else path)
-    raw, duplicates = _read_yaml(path)
+    raw, duplicates = read_yaml(path)
     return _build(raw, overrides, str(path), duplicates)
 
 
@@ -451,7 +453,7 @@ def overlay_file(base: SimulationConfig, path: Path | str, refused: Mapping[str,
     exactly like a config file, every problem named with the file and key. `refused` maps keys the file may not
     set to the reason (a scenario's seed and years come from the command line)."""
     path = Path(path)
-    raw, problems = _read_yaml(path)
+    raw, problems = read_yaml(path)
     file_values = _known_nested(raw, problems)
     problems += [f"{key}: {why}" for key, why in (refused or {}).items() if key in file_values]
     values = _apply(base.values, [("", file_values)], problems)
@@ -460,7 +462,7 @@ def overlay_file(base: SimulationConfig, path: Path | str, refused: Mapping[str,
     return SimulationConfig(values, str(path))
 
 
-def _read_yaml(path: Path) -> tuple[Any, list[str]]:
+def read_yaml(path: Path) -> tuple[Any, list[str]]:
     """The file's YAML data and its duplicate-key problems; an unreadable file is a ConfigError naming it."""
     source = str(path)
     try:
@@ -502,7 +504,7 @@ def _known_nested(data: Any, problems: list[str]) -> dict[str, Any]:
     if data is None:
         return out
     if not isinstance(data, Mapping):
-        problems.append(f"(top level): expected a mapping of sections ({_children('')}), got {_describe(data)}")
+        problems.append(f"(top level): expected a mapping of sections ({_children('')}), got {describe(data)}")
         return out
 
     def walk(node: Mapping[Any, Any], prefix: str) -> None:
@@ -519,7 +521,7 @@ def _known_nested(data: Any, problems: list[str]) -> dict[str, Any]:
                 if isinstance(value, Mapping):
                     walk(value, dotted)
                 elif value is not None:  # an empty section (all keys commented out) means all defaults
-                    problems.append(f"{dotted}: expected a section with keys {_children(dotted)}, got {_describe(value)}")
+                    problems.append(f"{dotted}: expected a section with keys {_children(dotted)}, got {describe(value)}")
             else:
                 problems.append(_unknown_key_problem(dotted))
 
@@ -530,7 +532,7 @@ def _known_nested(data: Any, problems: list[str]) -> dict[str, Any]:
 def _known_dotted(data: Mapping[Any, Any], problems: list[str], tag: str) -> dict[str, Any]:
     """Keep the known dotted keys of a flat mapping (overrides, constructor input); report the others."""
     if not isinstance(data, Mapping):
-        problems.append(f"(overrides){tag}: expected a mapping of dotted keys to values, got {_describe(data)}")
+        problems.append(f"(overrides){tag}: expected a mapping of dotted keys to values, got {describe(data)}")
         return {}
     out: dict[str, Any] = {}
     for key, value in data.items():
@@ -705,10 +707,10 @@ def _as_date(raw: Any) -> dt.date | None:
 def _check_names(raw: Any, allowed: str) -> tuple[Any, str | None]:
     """A list of distinct environment variable names, kept as a tuple (the config is immutable)."""
     if not isinstance(raw, (list, tuple)):
-        return None, f"expected {allowed}, got {_describe(raw)}"
+        return None, f"expected {allowed}, got {describe(raw)}"
     for position, name in enumerate(raw):
         if not (isinstance(name, str) and _ENV_NAME.fullmatch(name)):
-            return None, f"expected {allowed}, got {_describe(name)} at position {position + 1}"
+            return None, f"expected {allowed}, got {describe(name)} at position {position + 1}"
         if name in raw[:position]:
             return None, f"expected {allowed}, got {name} twice"
     return tuple(raw), None
@@ -721,10 +723,10 @@ def _check_tier_kind(kind: str, raw: Any, allowed: str) -> tuple[Any, str | None
     bands, previous = [], None
     for position, band in enumerate(raw, 1):
         if not (isinstance(band, Mapping) and set(band) == {"min_years", "tiers"}):
-            return None, f"band {position}: expected {{min_years, tiers}}, got {_describe(band)}; {allowed}"
+            return None, f"band {position}: expected {{min_years, tiers}}, got {describe(band)}; {allowed}"
         years, (tiers, problem) = band["min_years"], _check_tiers(band["tiers"], allowed)
         if not (isinstance(years, int) and not isinstance(years, bool) and 0 <= years <= 100):
-            return None, f"band {position}: min_years must be whole years in 0..100, got {_describe(years)}"
+            return None, f"band {position}: min_years must be whole years in 0..100, got {describe(years)}"
         if (previous is None and years != 0) or (previous is not None and years <= previous):
             return None, (f"band {position}: min_years must start at 0 and rise strictly, got {years}"
                           + (f" after {previous}" if previous is not None else ""))
@@ -737,14 +739,14 @@ def _check_tier_kind(kind: str, raw: Any, allowed: str) -> tuple[Any, str | None
 
 def _check_tiers(raw: Any, allowed: str) -> tuple[Any, str | None]:
     if not isinstance(raw, list):
-        return None, f"expected {allowed}, got {_describe(raw)}"
+        return None, f"expected {allowed}, got {describe(raw)}"
     tiers, previous = [], 0.0
     for position, tier in enumerate(raw, 1):
         if not (isinstance(tier, Mapping) and set(tier) == {"rate", "up_to"}):
-            return None, f"tier {position}: expected {{rate, up_to}}, got {_describe(tier)}; {allowed}"
+            return None, f"tier {position}: expected {{rate, up_to}}, got {describe(tier)}; {allowed}"
         rate, up_to = tier["rate"], tier["up_to"]
         if not all(isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x) for x in (rate, up_to)):
-            return None, f"tier {position}: rate and up_to must be numbers, got {_describe(rate)} and {_describe(up_to)}"
+            return None, f"tier {position}: rate and up_to must be numbers, got {describe(rate)} and {describe(up_to)}"
         if not 0 <= rate <= 1:
             return None, f"tier {position}: rate must be in 0..1 (a share of the deferral matched), got {_fmt(rate)}"
         if not previous < up_to <= 1:
@@ -760,15 +762,15 @@ def _check_bands(raw: Any, allowed: str) -> tuple[Any, str | None]:
     bands: list[tuple[int, float]] = []
     for position, band in enumerate(raw, 1):
         if not (isinstance(band, Mapping) and set(band) == {"min", "rate"}):
-            return None, f"band {position}: expected {{min, rate}}, got {_describe(band)}; {allowed}"
+            return None, f"band {position}: expected {{min, rate}}, got {describe(band)}; {allowed}"
         low, rate = band["min"], band["rate"]
         if not (isinstance(low, int) and not isinstance(low, bool) and 0 <= low <= 200):
-            return None, f"band {position}: min must be a whole number in 0..200, got {_describe(low)}"
+            return None, f"band {position}: min must be a whole number in 0..200, got {describe(low)}"
         if (not bands and low != 0) or (bands and low <= bands[-1][0]):
             return None, (f"band {position}: min must start at 0 and rise strictly, got {low}"
                           + (f" after {bands[-1][0]}" if bands else ""))
         if not (isinstance(rate, (int, float)) and not isinstance(rate, bool) and 0 <= rate <= 1):
-            return None, f"band {position}: rate must be a number in 0..1 (a share of plan pay), got {_describe(rate)}"
+            return None, f"band {position}: rate must be a number in 0..1 (a share of plan pay), got {describe(rate)}"
         bands.append((low, float(rate) + 0.0))
     return tuple(bands), None
 
@@ -779,14 +781,14 @@ def _check_schedule(raw: Any, allowed: str) -> tuple[Any, str | None]:
     steps: list[tuple[int, float]] = []
     for position, step in enumerate(raw, 1):
         if not (isinstance(step, Mapping) and set(step) == {"years", "percent"}):
-            return None, f"step {position}: expected {{years, percent}}, got {_describe(step)}; {allowed}"
+            return None, f"step {position}: expected {{years, percent}}, got {describe(step)}; {allowed}"
         years, percent = step["years"], step["percent"]
         if not (isinstance(years, int) and not isinstance(years, bool) and 0 <= years <= 50):
-            return None, f"step {position}: years must be whole years of vesting service in 0..50, got {_describe(years)}"
+            return None, f"step {position}: years must be whole years of vesting service in 0..50, got {describe(years)}"
         if steps and years <= steps[-1][0]:
             return None, f"step {position}: years must rise strictly, got {years} after {steps[-1][0]}"
         if not (isinstance(percent, (int, float)) and not isinstance(percent, bool) and 0 <= percent <= 100):
-            return None, f"step {position}: percent must be a number in 0..100, got {_describe(percent)}"
+            return None, f"step {position}: percent must be a number in 0..100, got {describe(percent)}"
         if steps and percent < steps[-1][1]:
             return None, f"step {position}: percent must not fall, got {_fmt(percent)} after {steps[-1][1]:g}"
         steps.append((years, float(percent) + 0.0))
@@ -838,7 +840,8 @@ def _fmt(value: Any) -> str:
     return str(value) if isinstance(value, str) else repr(value)
 
 
-def _describe(raw: Any) -> str:
+def describe(raw: Any) -> str:
+    """A wrong value as an error message names it: its text and type, or what null means."""
     if raw is None:
         return "null (remove the key to use the default)"
     if isinstance(raw, bool):
