@@ -139,69 +139,38 @@ voluntary_enrollments as (
      and CAST(floor(v.rate_draw * r.total) AS INTEGER) between r.upper - r.weight and r.upper - 1
 )
 
+
+
+{#- the four kinds of event share every column but these -#}
+{% set kinds = [
+    {'type': 'eligibility', 'date': 'entry_date', 'details': "'plan entry'", 'rate': 0, 'previous': 0,
+     'probability': 'NULL', 'category': 'plan_entry', 'source': 'entrants', 'where': ''},
+    {'type': 'enrollment', 'date': 'enrollment_date', 'details': "'auto-enrollment at ' || " ~ default_rate,
+     'rate': default_rate, 'previous': 0, 'probability': 'NULL', 'category': 'auto_enrollment',
+     'source': 'with_opt_out', 'where': ''},
+    {'type': 'enrollment_change', 'date': 'greatest(opt_out_date, enrollment_date)',
+     'details': "'opt-out after auto-enrollment'", 'rate': 0, 'previous': default_rate,
+     'probability': 'opt_out_probability', 'category': 'opt_out', 'source': 'with_opt_out',
+     'where': 'where ' ~ u('optout', 'employee_id') ~ ' < opt_out_probability'},
+    {'type': 'enrollment', 'date': 'enrollment_date', 'details': "'voluntary enrollment at ' || chosen_rate",
+     'rate': 'chosen_rate', 'previous': 0, 'probability': 'enrollment_probability',
+     'category': 'voluntary_enrollment', 'source': 'voluntary_enrollments', 'where': ''},
+] %}
+{% for kind in kinds %}
 select
     employee_id, employee_ssn,
-    'eligibility' as event_type,
+    '{{ kind.type }}' as event_type,
     {{ sim_year() }} as simulation_year,
-    entry_date as effective_date,
-    'plan entry' as event_details,
+    {{ kind.date }} as effective_date,
+    {{ kind.details }} as event_details,
     salary as compensation_amount,
     CAST(NULL AS DECIMAL(14, 2)) as previous_compensation,
-    {{ rate(0) }} as employee_deferral_rate,
-    {{ rate(0) }} as prev_employee_deferral_rate,
+    {{ rate(kind.rate) }} as employee_deferral_rate,
+    {{ rate(kind.previous) }} as prev_employee_deferral_rate,
     current_age as employee_age, current_tenure as employee_tenure, level_id, age_band, tenure_band,
-    CAST(NULL AS DOUBLE) as event_probability,
-    'plan_entry' as event_category
-from entrants
-
-union all
-
-select
-    employee_id, employee_ssn,
-    'enrollment' as event_type,
-    {{ sim_year() }} as simulation_year,
-    enrollment_date as effective_date,
-    'auto-enrollment at ' || {{ default_rate }} as event_details,
-    salary as compensation_amount,
-    CAST(NULL AS DECIMAL(14, 2)) as previous_compensation,
-    {{ rate(default_rate) }} as employee_deferral_rate,
-    {{ rate(0) }} as prev_employee_deferral_rate,
-    current_age as employee_age, current_tenure as employee_tenure, level_id, age_band, tenure_band,
-    CAST(NULL AS DOUBLE) as event_probability,
-    'auto_enrollment' as event_category
-from with_opt_out
-
-union all
-
-select
-    employee_id, employee_ssn,
-    'enrollment_change' as event_type,
-    {{ sim_year() }} as simulation_year,
-    greatest(opt_out_date, enrollment_date) as effective_date,
-    'opt-out after auto-enrollment' as event_details,
-    salary as compensation_amount,
-    CAST(NULL AS DECIMAL(14, 2)) as previous_compensation,
-    {{ rate(0) }} as employee_deferral_rate,
-    {{ rate(default_rate) }} as prev_employee_deferral_rate,
-    current_age, current_tenure, level_id, age_band, tenure_band,
-    opt_out_probability as event_probability,
-    'opt_out' as event_category
-from with_opt_out
-where {{ u('optout', 'employee_id') }} < opt_out_probability
-
-union all
-
-select
-    employee_id, employee_ssn,
-    'enrollment' as event_type,
-    {{ sim_year() }} as simulation_year,
-    enrollment_date as effective_date,
-    'voluntary enrollment at ' || chosen_rate as event_details,
-    salary as compensation_amount,
-    CAST(NULL AS DECIMAL(14, 2)) as previous_compensation,
-    {{ rate('chosen_rate') }} as employee_deferral_rate,
-    {{ rate(0) }} as prev_employee_deferral_rate,
-    current_age, current_tenure, level_id, age_band, tenure_band,
-    enrollment_probability as event_probability,
-    'voluntary_enrollment' as event_category
-from voluntary_enrollments
+    CAST({{ kind.probability }} AS DOUBLE) as event_probability,
+    '{{ kind.category }}' as event_category
+from {{ kind.source }}
+{{ kind.where }}
+{{ 'union all' if not loop.last }}
+{% endfor %}
